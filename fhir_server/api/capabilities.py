@@ -1,0 +1,80 @@
+"""GET /metadata: the CapabilityStatement, generated from what this server implements."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fhir_server import __version__
+from fhir_server.api.context import FHIR_PATH, fhir_base
+from fhir_server.api.negotiation import JSON_PATCH, response_media_type
+from fhir_server.api.responses import json_response
+from fhir_server.model.resource_types import supported_types
+
+router = APIRouter(prefix=FHIR_PATH, tags=["FHIR REST"])
+
+# Each of these has a route in api/rest.py and a test in tests/api/test_rest.py.
+TYPE_INTERACTIONS = (
+    "read",
+    "vread",
+    "update",
+    "patch",
+    "delete",
+    "history-instance",
+    "history-type",
+    "create",
+)
+SYSTEM_INTERACTIONS = ("history-system",)
+BUILT = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@router.get("/metadata", summary="capabilities")
+async def metadata(request: Request) -> Response:
+    media = response_media_type(request)
+    return json_response(request, _capability_statement(fhir_base(request)), media)
+
+
+@lru_cache(maxsize=8)
+def _capability_statement(base: str) -> bytes:
+    resources = [_resource(rtype) for rtype in sorted(supported_types())]
+    statement: dict[str, Any] = {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": BUILT,
+        "publisher": "medrec",
+        "kind": "instance",
+        "software": {"name": "medrec", "version": __version__},
+        "implementation": {"description": "medrec FHIR R4 server", "url": base},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "application/json"],
+        "patchFormat": [JSON_PATCH, "application/fhir+json", "application/merge-patch+json"],
+        "rest": [
+            {
+                "mode": "server",
+                "resource": resources,
+                "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
+            }
+        ],
+    }
+    return orjson.dumps(statement)
+
+
+def _resource(rtype: str) -> dict[str, Any]:
+    return {
+        "type": rtype,
+        "profile": f"http://hl7.org/fhir/StructureDefinition/{rtype}",
+        "interaction": [{"code": code} for code in TYPE_INTERACTIONS],
+        "versioning": "versioned-update",
+        "readHistory": True,
+        "updateCreate": True,
+        "conditionalCreate": False,
+        "conditionalRead": "full-support",
+        "conditionalUpdate": False,
+        "conditionalDelete": "not-supported",
+    }

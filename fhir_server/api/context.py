@@ -1,0 +1,30 @@
+"""What a request handler needs from the app: settings, the repository, the public base URL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from fhir_server.config import Settings
+from fhir_server.storage.repository import Repository
+
+FHIR_PATH = "/fhir"  # where the FHIR base is mounted
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    repository: Repository
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+def fhir_base(request: Request) -> str:
+    configured = services(request).settings.base_url
+    if configured:
+        return configured.rstrip("/")
+    return str(request.base_url).rstrip("/") + FHIR_PATH

@@ -1,0 +1,57 @@
+"""Shaping FHIR responses: resource bodies, write results (Prefer), 304s."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fhir_server.api.context import fhir_base
+from fhir_server.api.errors import operation_outcome
+from fhir_server.api.negotiation import http_date, prefer_return, wants_pretty
+from fhir_server.errors import Issue
+from fhir_server.model.json_input import dumps
+from fhir_server.storage.versions import Version
+
+
+def version_headers(version: Version) -> dict[str, str]:
+    return {"ETag": version.etag, "Last-Modified": http_date(version.last_updated)}
+
+
+def json_response(
+    request: Request,
+    body: bytes,
+    media_type: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    if wants_pretty(request):
+        body = dumps(json.loads(body, parse_float=Decimal), pretty=True)
+    return Response(body, status_code=status, media_type=media_type, headers=headers)
+
+
+def resource_response(request: Request, version: Version, media_type: str) -> Response:
+    assert version.body is not None
+    return json_response(request, version.body, media_type, 200, version_headers(version))
+
+
+def not_modified(version: Version) -> Response:
+    return Response(status_code=304, headers=version_headers(version))
+
+
+def write_response(
+    request: Request, version: Version, status: int, media_type: str, what: str
+) -> Response:
+    """The answer to a create, update or patch, as the client's Prefer header asks."""
+    headers = version_headers(version)
+    headers["Location"] = f"{fhir_base(request)}/{version.location}"
+    prefer = prefer_return(request)
+    if prefer == "minimal" or version.body is None:
+        return Response(status_code=status, headers=headers)
+    if prefer == "OperationOutcome":
+        text = f"{what} {version.rtype}/{version.id} (version {version.version})"
+        outcome = operation_outcome([Issue("informational", text, severity="information")])
+        return json_response(request, dumps(outcome), media_type, status, headers)
+    return json_response(request, version.body, media_type, status, headers)

@@ -1,0 +1,72 @@
+"""create_app: the one place where routers, middleware and the lifespan are wired."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from fhir_server import __version__
+from fhir_server.api import capabilities, rest
+from fhir_server.api.context import FHIR_PATH, Services
+from fhir_server.api.edge import EdgeMiddleware
+from fhir_server.api.errors import install_error_handlers
+from fhir_server.config import Settings
+from fhir_server.model.resource_types import supported_types
+from fhir_server.model.validation import ModelValidator
+from fhir_server.storage.collections import Collections
+from fhir_server.storage.mongo import connect
+from fhir_server.storage.repository import Repository
+
+
+def create_app(settings: Settings, *, create_indexes: bool = True) -> FastAPI:
+    """The ASGI app. ``settings.mongodb_uri`` must be set (the CLI starts the embedded database
+    first when it is not)."""
+    if not settings.mongodb_uri:
+        raise ValueError("create_app needs settings.mongodb_uri")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        assert settings.mongodb_uri is not None
+        client = connect(settings.mongodb_uri)
+        collections = Collections(client[settings.database])
+        if create_indexes:
+            await collections.ensure_indexes(sorted(supported_types()))
+        repository = Repository(collections, ModelValidator(), settings.max_json_depth)
+        app.state.services = Services(settings, repository)
+        app.state.mongo = client
+        try:
+            yield
+        finally:
+            await client.close()
+
+    app = FastAPI(
+        title="medrec FHIR R4 server",
+        version=__version__,
+        description="FHIR R4 (4.0.1) REST API. The FHIR base URL is `/fhir`.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.add_middleware(
+        EdgeMiddleware,
+        max_query_bytes=settings.max_query_bytes,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    app.include_router(capabilities.router)
+    app.include_router(rest.router)
+
+    @app.get("/healthz", tags=["operations"], summary="liveness and database reachability")
+    async def healthz(request: Request) -> Response:
+        await request.app.state.mongo.admin.command("ping")
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> Response:
+        return RedirectResponse(f"{FHIR_PATH}/metadata")
+
+    return app

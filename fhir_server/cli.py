@@ -1,0 +1,138 @@
+"""The `medrec` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fhir_server.config import Settings, load_settings
+from fhir_server.storage.embedded import database_uri
+
+app = typer.Typer(help="medrec: a FHIR R4 server for digitized medical records.", no_args_is_help=True)
+db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Embedded database directory [env: MEDREC_DATA_DIR]"),
+]
+
+
+def _settings(data_dir: Path | None, **overrides: object) -> Settings:
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    return load_settings(**overrides)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [env: MEDREC_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [env: MEDREC_PORT]")] = None,
+    data_dir: DataDir = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Load the demo data set first")] = False,
+) -> None:
+    """Run the FHIR server (starts the embedded database unless MEDREC_MONGODB_URI is set)."""
+    import uvicorn
+
+    from fhir_server.app import create_app
+
+    overrides: dict[str, object] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    settings = _settings(data_dir, **overrides)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    with database_uri(settings.mongodb_uri, settings.data_dir) as uri:
+        settings = settings.model_copy(update={"mongodb_uri": uri})
+        if demo:
+            count = asyncio.run(_load_demo(settings))
+            console.print(f"demo data: {count} resources created")
+        console.print(
+            f"medrec FHIR base: [bold]http://{settings.host}:{settings.port}/fhir[/bold]"
+        )
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            access_log=settings.access_log,
+            log_level=settings.log_level,
+        )
+
+
+@app.command()
+def demo(data_dir: DataDir = None) -> None:
+    """Load the demo data set (idempotent)."""
+    settings = _settings(data_dir)
+    with database_uri(settings.mongodb_uri, settings.data_dir) as uri:
+        count = asyncio.run(_load_demo(settings.model_copy(update={"mongodb_uri": uri})))
+    console.print(f"demo data: {count} resources created")
+
+
+async def _load_demo(settings: Settings) -> int:
+    from fhir_server.demo import load_demo
+    from fhir_server.model.validation import ModelValidator
+    from fhir_server.storage.collections import Collections
+    from fhir_server.storage.mongo import connect
+    from fhir_server.storage.repository import Repository
+
+    assert settings.mongodb_uri is not None
+    client = connect(settings.mongodb_uri)
+    try:
+        repository = Repository(
+            Collections(client[settings.database]), ModelValidator(), settings.max_json_depth
+        )
+        return await load_demo(repository)
+    finally:
+        await client.close()
+
+
+@db_app.command("status")
+def db_status(data_dir: DataDir = None) -> None:
+    """Show the database server, its topology and the resource collections."""
+    from fhir_server.storage.mongo import connect, server_status
+
+    settings = _settings(data_dir)
+
+    async def status(uri: str) -> dict[str, object]:
+        client = connect(uri)
+        try:
+            return await server_status(client, settings.database)
+        finally:
+            await client.close()
+
+    with database_uri(settings.mongodb_uri, settings.data_dir) as uri:
+        info = asyncio.run(status(uri))
+    embedded = "embedded (SecantusDB)" if not settings.mongodb_uri else "external"
+    console.print(f"database: {embedded}, server version {info['version']}, "
+                  f"replica set {info['replica_set']}, primary {info['primary']}")
+    table = Table("collection", "documents")
+    collections = info["collections"]
+    assert isinstance(collections, dict)
+    for name, count in collections.items():
+        table.add_row(name, str(count))
+    console.print(table)
+
+
+@app.command()
+def openapi(
+    output: Annotated[Path, typer.Option(help="Where to write it")] = Path("openapi/openapi.json"),
+) -> None:
+    """Regenerate the OpenAPI document of the HTTP API."""
+    from fhir_server.openapi_doc import openapi_document
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(openapi_document(), indent=2, sort_keys=True) + "\n")
+    console.print(f"wrote {output}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,294 @@
+"""The repository: the one call every way in (REST, bundles, scans, HL7 v2) writes through.
+
+Validation, compartment indexing and versioning happen here, once. MongoDB is only touched in
+``storage/``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from bson.binary import Binary
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from fhir_server.errors import Conflict, Gone, Invalid, NotFound, PreconditionFailed
+from fhir_server.model.compartments import patient_compartments
+from fhir_server.model.ids import check_id, new_id
+from fhir_server.model.json_input import check_shape, dumps, to_plain
+from fhir_server.model.resource_types import supported_types
+from fhir_server.model.validation import Validator
+from fhir_server.storage.collections import Collections, Document
+from fhir_server.storage.history import HistoryPage, HistoryQuery, read_history
+from fhir_server.storage.versions import Version, instant, utc_now_ms, version_from_document
+
+JsonObject = dict[str, Any]
+# Retries of an update that lost a race and has no If-Match to fail on.
+MAX_WRITE_ATTEMPTS = 20
+SERVER_META = ("versionId", "lastUpdated")
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    version: Version
+    created: bool
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A validated resource, waiting for its version number and timestamp."""
+
+    plain: JsonObject  # floats: stored and searched
+    exact: JsonObject | None  # Decimals with their digits, when the resource has any
+    compartments: list[str]
+
+
+class Repository:
+    def __init__(self, collections: Collections, validator: Validator, max_depth: int = 64):
+        self.collections = collections
+        self.validator = validator
+        self.max_depth = max_depth
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def read(self, rtype: str, rid: str) -> Version:
+        check_type(rtype)
+        coll = await self.collections.current(rtype)
+        doc = await coll.find_one({"_id": rid}, {"comp": 0})
+        if doc is None:
+            raise NotFound(f"{rtype}/{rid} is not known")
+        version = version_from_document(rtype, doc)
+        if version.deleted:
+            raise Gone(f"{rtype}/{rid} was deleted", headers={"ETag": version.etag})
+        return version
+
+    async def vread(self, rtype: str, rid: str, vid: int) -> Version:
+        check_type(rtype)
+        coll = await self.collections.current(rtype)
+        doc = await coll.find_one({"_id": rid}, {"comp": 0})
+        if doc is None:
+            raise NotFound(f"{rtype}/{rid} is not known")
+        if doc["v"] != vid:
+            if vid > doc["v"]:
+                raise NotFound(f"{rtype}/{rid} has no version {vid}")
+            history = await self.collections.history(rtype)
+            doc = await history.find_one({"rid": rid, "v": vid}, {"comp": 0})
+            if doc is None:
+                raise NotFound(f"{rtype}/{rid} has no version {vid}")
+            version = version_from_document(rtype, doc, "rid")
+        else:
+            version = version_from_document(rtype, doc)
+        if version.deleted:
+            raise Gone(f"version {vid} of {rtype}/{rid} is its deletion", {"ETag": version.etag})
+        return version
+
+    async def history(self, query: HistoryQuery) -> HistoryPage:
+        if query.rtype is not None:
+            check_type(query.rtype)
+        return await read_history(self.collections, query, supported_types())
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def create(
+        self, resource: JsonObject, rtype: str, *, session: AsyncClientSession | None = None
+    ) -> Version:
+        check_type(rtype)
+        rid = new_id()
+        prepared = self._prepare(resource, rtype, rid)
+        coll = await self.collections.current(rtype)
+        doc, version = _stamp(prepared, rtype, rid, 1, utc_now_ms())
+        await coll.insert_one(doc, session=session)
+        return version
+
+    async def update(
+        self,
+        resource: JsonObject,
+        rtype: str,
+        rid: str,
+        *,
+        if_match: int | None = None,
+        session: AsyncClientSession | None = None,
+    ) -> WriteResult:
+        """Replace (or create, with a client-chosen id). ``if_match``: the version the caller
+        based its change on; another current version fails with 412."""
+        check_type(rtype)
+        check_id(rid)
+        if resource.get("id") != rid:
+            raise Invalid(
+                f"The resource's id ({str(resource.get('id'))[:64]!r}) must equal the id in the "
+                f"URL ({rid!r})"
+            )
+        prepared = self._prepare(resource, rtype, rid)
+        coll = await self.collections.current(rtype)
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            current = await coll.find_one({"_id": rid}, session=session)
+            if current is None:
+                if if_match is not None:
+                    raise PreconditionFailed(f"{rtype}/{rid} does not exist (If-Match given)")
+                doc, version = _stamp(prepared, rtype, rid, 1, utc_now_ms())
+                try:
+                    await coll.insert_one(doc, session=session)
+                except DuplicateKeyError:
+                    continue  # created meanwhile by someone else: update it instead
+                return WriteResult(version, created=True)
+            _check_if_match(rtype, rid, current["v"], if_match)
+            now = utc_now_ms(after=current["ts"])
+            doc, version = _stamp(prepared, rtype, rid, current["v"] + 1, now)
+            if await self._replace(rtype, current, doc, now, session):
+                return WriteResult(version, created=bool(current.get("del")))
+            if if_match is not None:
+                raise PreconditionFailed(f"{rtype}/{rid} was changed by another request")
+        raise Conflict(f"{rtype}/{rid} is being changed by many requests at once; try again")
+
+    async def patch(
+        self,
+        rtype: str,
+        rid: str,
+        apply: Callable[[JsonObject], JsonObject],
+        *,
+        if_match: int | None = None,
+    ) -> Version:
+        """Read, apply ``apply`` to the exact JSON (decimals as ``Decimal``), write back with a
+        version check; a lost race re-reads and re-applies, unless If-Match pinned the base."""
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            current = await self.read(rtype, rid)
+            _check_if_match(rtype, rid, current.version, if_match)
+            assert current.body is not None
+            base = json.loads(current.body, parse_float=Decimal)
+            patched = apply(base)
+            if not isinstance(patched, dict):
+                raise Invalid("The patch did not produce a JSON object")
+            if patched.get("resourceType") != rtype or patched.get("id") != rid:
+                raise Invalid("A patch may not change the resource's type or id")
+            try:
+                result = await self.update(patched, rtype, rid, if_match=current.version)
+            except PreconditionFailed:
+                if if_match is not None:
+                    raise
+                continue
+            return result.version
+        raise Conflict(f"{rtype}/{rid} is being changed by many requests at once; try again")
+
+    async def delete(
+        self,
+        rtype: str,
+        rid: str,
+        *,
+        if_match: int | None = None,
+        session: AsyncClientSession | None = None,
+    ) -> Version | None:
+        """Logical delete: a new version marked deleted. None when it already was deleted."""
+        check_type(rtype)
+        check_id(rid)
+        coll = await self.collections.current(rtype)
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            current = await coll.find_one({"_id": rid}, session=session)
+            if current is None:
+                raise NotFound(f"{rtype}/{rid} is not known")
+            if current.get("del"):
+                return None
+            _check_if_match(rtype, rid, current["v"], if_match)
+            now = utc_now_ms(after=current["ts"])
+            tombstone = {"_id": rid, "v": current["v"] + 1, "ts": now, "del": True}
+            if await self._replace(rtype, current, tombstone, now, session):
+                return Version(rtype, rid, tombstone["v"], now, True, None)
+            if if_match is not None:
+                raise PreconditionFailed(f"{rtype}/{rid} was changed by another request")
+        raise Conflict(f"{rtype}/{rid} is being changed by many requests at once; try again")
+
+    # -- internals ---------------------------------------------------------------------------
+
+    async def _replace(
+        self,
+        rtype: str,
+        current: Document,
+        new: Document,
+        now: datetime,
+        session: AsyncClientSession | None,
+    ) -> bool:
+        """Archive ``current`` then swap in ``new`` if ``current`` is still current."""
+        archived = {k: v for k, v in current.items() if k != "_id"}
+        archived["rid"] = current["_id"]
+        archived["end"] = now
+        history = await self.collections.history(rtype)
+        try:
+            await history.insert_one(archived, session=session)
+        except DuplicateKeyError:
+            pass  # archived already by a racing writer or an interrupted attempt: same content
+        coll = await self.collections.current(rtype)
+        result = await coll.replace_one(
+            {"_id": current["_id"], "v": current["v"]}, new, session=session
+        )
+        return result.matched_count == 1
+
+    def _prepare(self, resource: JsonObject, rtype: str, rid: str) -> _Prepared:
+        if not isinstance(resource, dict):
+            raise Invalid("A resource must be a JSON object")
+        body_type = resource.get("resourceType")
+        if body_type is None:
+            raise Invalid("The resource has no resourceType")
+        if body_type != rtype:
+            raise Invalid(
+                f"The resource's resourceType ({str(body_type)[:64]!r}) does not match the "
+                f"URL's type ({rtype!r})"
+            )
+        has_decimal = check_shape(resource, self.max_depth)
+        exact = _with_identity(resource, rid) if has_decimal else None
+        plain = _with_identity(to_plain(resource) if has_decimal else resource, rid)
+        self.validator.validate(plain)
+        return _Prepared(plain, exact, patient_compartments(plain))
+
+
+def check_type(rtype: str) -> None:
+    if rtype not in supported_types():
+        raise NotFound(f"Resource type {rtype[:64]!r} is not served here")
+
+
+def _check_if_match(rtype: str, rid: str, current: int, if_match: int | None) -> None:
+    if if_match is not None and if_match != current:
+        raise PreconditionFailed(
+            f"{rtype}/{rid} is at version {current}, not {if_match} (If-Match)"
+        )
+
+
+def _with_identity(resource: JsonObject, rid: str) -> JsonObject:
+    """resourceType, id and meta first (meta filled in by ``_stamp``), then the rest as sent."""
+    meta = resource.get("meta")
+    client_meta = (
+        {k: v for k, v in meta.items() if k not in SERVER_META} if isinstance(meta, dict) else {}
+    )
+    if meta is not None and not isinstance(meta, dict):
+        raise Invalid("meta must be a JSON object", status=400)
+    # Placeholders with valid syntax, so validation sees a complete meta.
+    out: JsonObject = {
+        "resourceType": resource["resourceType"],
+        "id": rid,
+        "meta": {"versionId": "1", "lastUpdated": "1970-01-01T00:00:00.000Z", **client_meta},
+    }
+    for key, value in resource.items():
+        if key not in out:
+            out[key] = value
+    return out
+
+
+def _stamp(
+    prepared: _Prepared, rtype: str, rid: str, version: int, now: datetime
+) -> tuple[Document, Version]:
+    stamp = {"versionId": str(version), "lastUpdated": instant(now)}
+    prepared.plain["meta"].update(stamp)
+    doc: Document = {"_id": rid, "v": version, "ts": now, "res": prepared.plain}
+    if prepared.compartments:
+        doc["comp"] = prepared.compartments
+    if prepared.exact is not None:
+        prepared.exact["meta"].update(stamp)
+        body = dumps(prepared.exact)
+        doc["raw"] = Binary(body)
+    else:
+        body = orjson.dumps(prepared.plain)
+    return doc, Version(rtype, rid, version, now, False, body)
