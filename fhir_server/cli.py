@@ -15,7 +15,9 @@ from rich.table import Table
 from fhir_server.config import Settings, load_settings
 from fhir_server.storage.embedded import database_uri
 
-app = typer.Typer(help="medrec: a FHIR R4 server for digitized medical records.", no_args_is_help=True)
+app = typer.Typer(
+    help="medrec: a FHIR R4 server for digitized medical records.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 console = Console()
@@ -50,15 +52,15 @@ def serve(
     if port is not None:
         overrides["port"] = port
     settings = _settings(data_dir, **overrides)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
     with database_uri(settings.mongodb_uri, settings.data_dir) as uri:
         settings = settings.model_copy(update={"mongodb_uri": uri})
         if demo:
             count = asyncio.run(_load_demo(settings))
             console.print(f"demo data: {count} resources created")
-        console.print(
-            f"medrec FHIR base: [bold]http://{settings.host}:{settings.port}/fhir[/bold]"
-        )
+        console.print(f"medrec FHIR base: [bold]http://{settings.host}:{settings.port}/fhir[/bold]")
         uvicorn.run(
             create_app(settings),
             host=settings.host,
@@ -112,8 +114,10 @@ def db_status(data_dir: DataDir = None) -> None:
     with database_uri(settings.mongodb_uri, settings.data_dir) as uri:
         info = asyncio.run(status(uri))
     embedded = "embedded (SecantusDB)" if not settings.mongodb_uri else "external"
-    console.print(f"database: {embedded}, server version {info['version']}, "
-                  f"replica set {info['replica_set']}, primary {info['primary']}")
+    console.print(
+        f"database: {embedded}, server version {info['version']}, "
+        f"replica set {info['replica_set']}, primary {info['primary']}"
+    )
     table = Table("collection", "documents")
     collections = info["collections"]
     assert isinstance(collections, dict)

@@ -46,12 +46,12 @@ def demo_resources() -> Iterator[Resource]:
         "telecom": [{"system": "phone", "value": "+1-555-0100", "use": "work"}],
         "address": [{"line": ["1 Health Way"], "city": "Springfield", "country": "US"}],
     }
-    for pid, family, given in (("dr-chen", "Chen", "Lucy"), ("dr-mensah", "Mensah", "Kofi")):
+    for doctor_id, surname, first in (("dr-chen", "Chen", "Lucy"), ("dr-mensah", "Mensah", "Kofi")):
         yield {
             "resourceType": "Practitioner",
-            "id": pid,
+            "id": doctor_id,
             "active": True,
-            "name": [{"family": family, "given": [given], "prefix": ["Dr."]}],
+            "name": [{"family": surname, "given": [first], "prefix": ["Dr."]}],
         }
     for index, (pid, family, given, gender, birth, mrn) in enumerate(_PATIENTS):
         yield from _patient_record(index, pid, family, given, gender, birth, mrn)
@@ -68,7 +68,11 @@ def _patient_record(
         "identifier": [
             {
                 "use": "usual",
-                "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]},
+                "type": {
+                    "coding": [
+                        {"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}
+                    ]
+                },
                 "system": MRN,
                 "value": mrn,
             }
@@ -135,7 +139,9 @@ def _patient_record(
         "resourceType": "DocumentReference",
         "id": f"{pid}-scan-1",
         "status": "current",
-        "type": {"coding": [{"system": LOINC, "code": "34117-2", "display": "History and physical note"}]},
+        "type": {
+            "coding": [{"system": LOINC, "code": "34117-2", "display": "History and physical note"}]
+        },
         "subject": subject,
         "date": f"{day}T10:00:00Z",
         "content": [

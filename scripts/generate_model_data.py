@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fhir_server.model.r4_package import r4_package_dir  # noqa: E402
+from fhir_server.model.r4_package import r4_package_dir
 
 DATA = Path(__file__).resolve().parents[1] / "fhir_server" / "model" / "data"
 SIMPLE_PATH = re.compile(r"^[A-Za-z]+(\.[A-Za-z]+)+$")
@@ -56,7 +56,9 @@ def compartment_paths(pkg: Path) -> dict[str, list[str]]:
                 if not part.startswith(rtype + "."):
                     continue
                 if not SIMPLE_PATH.match(part):
-                    raise SystemExit(f"unhandled compartment expression for {rtype}.{param}: {part}")
+                    raise SystemExit(
+                        f"unhandled compartment expression for {rtype}.{param}: {part}"
+                    )
                 paths.add(part[len(rtype) + 1 :])
         if paths:
             out[rtype] = sorted(paths)

@@ -17,6 +17,7 @@ from fhir_server.app import create_app
 from fhir_server.config import Settings
 from fhir_server.storage.embedded import EmbeddedDatabase
 
+
 @pytest.fixture(scope="session")
 def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     external = os.environ.get("MEDREC_MONGODB_URI")
@@ -54,4 +55,3 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport=transport, base_url="http://testserver/fhir/", timeout=60
     ) as http:
         yield http
-

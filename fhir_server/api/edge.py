@@ -31,11 +31,12 @@ class EdgeMiddleware:
             await outcome_response(414, [Issue("too-costly", text)])(scope, receive, send)
             return
         for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                if not value.isdigit() or int(value) > self.max_body_bytes:
-                    text = f"The request body is larger than {self.max_body_bytes} bytes"
-                    await outcome_response(413, [Issue("too-costly", text)])(scope, receive, send)
-                    return
+            if name == b"content-length" and (
+                not value.isdigit() or int(value) > self.max_body_bytes
+            ):
+                text = f"The request body is larger than {self.max_body_bytes} bytes"
+                await outcome_response(413, [Issue("too-costly", text)])(scope, receive, send)
+                return
         path: str = scope["path"]
         if "//" in path or (len(path) > 1 and path.endswith("/")):
             normalized = _SLASHES.sub("/", path)

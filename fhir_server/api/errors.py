@@ -73,7 +73,9 @@ async def _request_validation_error(request: Request, exc: Exception) -> Respons
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # The exception type and the route only: messages may carry patient data.
-    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.scope.get("route"))
+    log.error(
+        "unhandled %s on %s %s", type(exc).__name__, request.method, request.scope.get("route")
+    )
     log.debug("unhandled exception", exc_info=exc)
     return outcome_response(500, [Issue("exception", "Internal server error")])
 

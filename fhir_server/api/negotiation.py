@@ -94,7 +94,7 @@ def parse_version_tag(value: str | None, header: str) -> int | None:
         return None
     match = _ETAG.match(value)
     if match is None:
-        raise Invalid(f"{header}: {value[:40]!r} is not a version ETag such as W/\"3\"")
+        raise Invalid(f'{header}: {value[:40]!r} is not a version ETag such as W/"3"')
     return int(match.group(1))
 
 

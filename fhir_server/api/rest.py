@@ -5,6 +5,7 @@ Thin handlers: parse the HTTP request, call the repository, shape the response.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
@@ -90,9 +91,7 @@ async def read(request: Request, rtype: ResourceType, rid: ResourceId) -> Respon
 
 
 @router.get("/{rtype}/{rid}/_history/{vid}", summary="vread")
-async def vread(
-    request: Request, rtype: ResourceType, rid: ResourceId, vid: VersionId
-) -> Response:
+async def vread(request: Request, rtype: ResourceType, rid: ResourceId, vid: VersionId) -> Response:
     media = response_media_type(request)
     repository = services(request).repository
     version = await repository.vread(rtype, check_id(rid), check_version_id(vid))
@@ -111,7 +110,9 @@ async def create(request: Request, rtype: ResourceType) -> Response:
     return write_response(request, version, 201, media, "Created")
 
 
-@router.put("/{rtype}/{rid}", summary="update (or create with a client id)", openapi_extra=_FHIR_BODY)
+@router.put(
+    "/{rtype}/{rid}", summary="update (or create with a client id)", openapi_extra=_FHIR_BODY
+)
 async def update(request: Request, rtype: ResourceType, rid: ResourceId) -> Response:
     media = response_media_type(request)
     request_media_type(request)
@@ -163,7 +164,5 @@ async def _history(request: Request, rtype: str | None, rid: str | None) -> Resp
 
 async def _must_exist(request: Request, rtype: str, rid: str) -> None:
     """Instance history of an unknown id is a 404; of a deleted one it is still served."""
-    try:
+    with contextlib.suppress(Gone):
         await services(request).repository.read(rtype, rid)
-    except Gone:
-        pass

@@ -32,7 +32,9 @@ class ModelValidator:
     def validate(self, resource: dict[str, Any]) -> None:
         rtype = resource.get("resourceType")
         if not isinstance(rtype, str) or rtype not in supported_types():
-            raise Invalid(f"resourceType {str(rtype)[:64]!r} is not a resource type this server serves")
+            raise Invalid(
+                f"resourceType {str(rtype)[:64]!r} is not a resource type this server serves"
+            )
         model = self._models.get(rtype)
         if model is None:
             model = self._models[rtype] = get_fhir_model_class(rtype)

@@ -107,8 +107,9 @@ class EmbeddedDatabase:
                 assert self._process is not None
                 if self._process.poll() is not None:
                     tail = log_path.read_text(errors="replace")[-2000:]
+                    code = self._process.returncode
                     raise EmbeddedDatabaseError(
-                        f"the embedded database exited with code {self._process.returncode}:\n{tail}"
+                        f"the embedded database exited with code {code}:\n{tail}"
                     )
                 try:
                     client.admin.command("ping")

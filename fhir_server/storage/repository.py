@@ -6,6 +6,7 @@ Validation, compartment indexing and versioning happen here, once. MongoDB is on
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -217,10 +218,9 @@ class Repository:
         archived["rid"] = current["_id"]
         archived["end"] = now
         history = await self.collections.history(rtype)
-        try:
+        # Archived already by a racing writer or an interrupted attempt: same content.
+        with contextlib.suppress(DuplicateKeyError):
             await history.insert_one(archived, session=session)
-        except DuplicateKeyError:
-            pass  # archived already by a racing writer or an interrupted attempt: same content
         coll = await self.collections.current(rtype)
         result = await coll.replace_one(
             {"_id": current["_id"], "v": current["v"]}, new, session=session

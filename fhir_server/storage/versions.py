@@ -56,4 +56,6 @@ def utc_now_ms(after: datetime | None = None) -> datetime:
 
 def instant(value: datetime) -> str:
     """FHIR instant text with milliseconds, in UTC."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return (
+        value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    )

@@ -117,7 +117,11 @@ async def test_media_types(client: httpx.AsyncClient) -> None:
 
 async def test_operator_smuggling_in_query_strings(client: httpx.AsyncClient) -> None:
     rid = (await client.post("Patient", json=patient())).json()["id"]
-    for params in ({"_count": '{"$gt":0}'}, {"_since": '{"$ne":null}'}, {"_cursor": "eyIkZ3QiOjF9"}):
+    for params in (
+        {"_count": '{"$gt":0}'},
+        {"_since": '{"$ne":null}'},
+        {"_cursor": "eyIkZ3QiOjF9"},
+    ):
         response = await client.get("Patient/_history", params=params)
         assert response.status_code == 400, params
         outcome_text(response)

@@ -9,7 +9,9 @@ from tests.helpers import FHIR_JSON, patient
 
 async def test_json_flavours(client: httpx.AsyncClient) -> None:
     created = await client.post(
-        "Patient", json=patient(), headers={"content-type": "application/json", "accept": "application/json"}
+        "Patient",
+        json=patient(),
+        headers={"content-type": "application/json", "accept": "application/json"},
     )
     assert created.status_code == 201
     assert created.headers["content-type"].startswith("application/json")

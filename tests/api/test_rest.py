@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import httpx
 import orjson
@@ -96,7 +96,9 @@ async def test_conditional_read_not_modified(client: httpx.AsyncClient) -> None:
     rid = created.json()["id"]
     etag = created.headers["etag"]
     assert (await client.get(f"Patient/{rid}", headers={"If-None-Match": etag})).status_code == 304
-    assert (await client.get(f"Patient/{rid}", headers={"If-None-Match": 'W/"9"'})).status_code == 200
+    assert (
+        await client.get(f"Patient/{rid}", headers={"If-None-Match": 'W/"9"'})
+    ).status_code == 200
     later = format_datetime(datetime.now(UTC) + timedelta(minutes=1), usegmt=True)
     earlier = format_datetime(datetime.now(UTC) - timedelta(days=1), usegmt=True)
     assert (
@@ -152,7 +154,8 @@ async def test_json_patch(client: httpx.AsyncClient) -> None:
         {"op": "add", "path": "/name/0/given/-", "value": "Q"},
     ]
     response = await client.patch(
-        f"Patient/{rid}", content=orjson.dumps(ops),
+        f"Patient/{rid}",
+        content=orjson.dumps(ops),
         headers={"content-type": "application/json-patch+json"},
     )
     assert response.status_code == 200, response.text
@@ -256,7 +259,9 @@ async def test_history_since_and_at(client: httpx.AsyncClient) -> None:
     v1_time = created["meta"]["lastUpdated"]
     await asyncio.sleep(0.01)
     v2 = (await client.put(f"Patient/{rid}", json=created)).json()
-    since = (await client.get(f"Patient/{rid}/_history", params={"_since": v2["meta"]["lastUpdated"]})).json()
+    since = (
+        await client.get(f"Patient/{rid}/_history", params={"_since": v2["meta"]["lastUpdated"]})
+    ).json()
     assert [e["resource"]["meta"]["versionId"] for e in since["entry"]] == ["2"]
     at = (await client.get("Patient/_history", params={"_at": v1_time})).json()
     assert [e["resource"]["meta"]["versionId"] for e in at["entry"]] == ["1"]
