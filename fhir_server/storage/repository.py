@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -17,9 +17,9 @@ from typing import Any
 import orjson
 from bson.binary import Binary
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DocumentTooLarge, DuplicateKeyError
 
-from fhir_server.errors import Conflict, Gone, Invalid, NotFound, PreconditionFailed
+from fhir_server.errors import Conflict, Gone, Invalid, NotFound, PreconditionFailed, TooLarge
 from fhir_server.model.compartments import patient_compartments
 from fhir_server.model.ids import check_id, new_id
 from fhir_server.model.json_input import check_shape, dumps, to_plain
@@ -104,7 +104,8 @@ class Repository:
         prepared = self._prepare(resource, rtype, rid)
         coll = await self.collections.current(rtype)
         doc, version = _stamp(prepared, rtype, rid, 1, utc_now_ms())
-        await coll.insert_one(doc, session=session)
+        with _storable():
+            await coll.insert_one(doc, session=session)
         return version
 
     async def update(
@@ -134,7 +135,8 @@ class Repository:
                     raise PreconditionFailed(f"{rtype}/{rid} does not exist (If-Match given)")
                 doc, version = _stamp(prepared, rtype, rid, 1, utc_now_ms())
                 try:
-                    await coll.insert_one(doc, session=session)
+                    with _storable():
+                        await coll.insert_one(doc, session=session)
                 except DuplicateKeyError:
                     continue  # created meanwhile by someone else: update it instead
                 return WriteResult(version, created=True)
@@ -222,9 +224,10 @@ class Repository:
         with contextlib.suppress(DuplicateKeyError):
             await history.insert_one(archived, session=session)
         coll = await self.collections.current(rtype)
-        result = await coll.replace_one(
-            {"_id": current["_id"], "v": current["v"]}, new, session=session
-        )
+        with _storable():
+            result = await coll.replace_one(
+                {"_id": current["_id"], "v": current["v"]}, new, session=session
+            )
         return result.matched_count == 1
 
     def _prepare(self, resource: JsonObject, rtype: str, rid: str) -> _Prepared:
@@ -243,6 +246,16 @@ class Repository:
         plain = _with_identity(to_plain(resource) if has_decimal else resource, rid)
         self.validator.validate(plain)
         return _Prepared(plain, exact, patient_compartments(plain))
+
+
+@contextlib.contextmanager
+def _storable() -> Iterator[None]:
+    # A body under the size limit can still exceed MongoDB's 16 MB document limit once stored
+    # with its exact-decimal copy.
+    try:
+        yield
+    except DocumentTooLarge:
+        raise TooLarge("The resource is too large to store (MongoDB's 16 MB limit)") from None
 
 
 def check_type(rtype: str) -> None:
