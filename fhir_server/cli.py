@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -31,7 +33,22 @@ DataDir = Annotated[
 def _settings(data_dir: Path | None, **overrides: object) -> Settings:
     if data_dir is not None:
         overrides["data_dir"] = data_dir
-    return load_settings(**overrides)
+    try:
+        return load_settings(**overrides)
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "MEDREC_" + "_".join(str(part) for part in error["loc"]).upper()
+            console.print(f"[red]error:[/red] {name}: {error['msg']} (got {error['input']!r})")
+        raise typer.Exit(2) from None
+
+
+class _Stop(Exception):
+    """SIGTERM, turned into an exception so that `finally` blocks (stopping the embedded
+    database) run: uvicorn re-raises the signal it caught once it has shut down."""
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop
 
 
 @app.command()
@@ -61,13 +78,19 @@ def serve(
             count = asyncio.run(_load_demo(settings))
             console.print(f"demo data: {count} resources created")
         console.print(f"medrec FHIR base: [bold]http://{settings.host}:{settings.port}/fhir[/bold]")
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            access_log=settings.access_log,
-            log_level=settings.log_level,
-        )
+        previous = signal.signal(signal.SIGTERM, _raise_stop)
+        try:
+            uvicorn.run(
+                create_app(settings),
+                host=settings.host,
+                port=settings.port,
+                access_log=settings.access_log,
+                log_level=settings.log_level,
+            )
+        except (_Stop, KeyboardInterrupt):
+            pass  # a requested stop: leave the `with` so the embedded database stops cleanly
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
 
 @app.command()

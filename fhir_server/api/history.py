@@ -80,7 +80,7 @@ def _entry(base: str, version: Version) -> dict[str, Any]:
     elif version.version == 1:
         method, url, status = "POST", version.rtype, "201 Created"
     else:
-        method, url, status = "PUT", ref, "200 OK"
+        method, url, status = ("PATCH" if version.patched else "PUT"), ref, "200 OK"
     entry: dict[str, Any] = {"fullUrl": f"{base}/{ref}"}
     if version.body is not None:
         entry["resource"] = orjson.Fragment(version.body)

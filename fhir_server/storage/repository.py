@@ -116,6 +116,7 @@ class Repository:
         *,
         if_match: int | None = None,
         session: AsyncClientSession | None = None,
+        patched: bool = False,
     ) -> WriteResult:
         """Replace (or create, with a client-chosen id). ``if_match``: the version the caller
         based its change on; another current version fails with 412."""
@@ -142,7 +143,7 @@ class Repository:
                 return WriteResult(version, created=True)
             _check_if_match(rtype, rid, current["v"], if_match)
             now = utc_now_ms(after=current["ts"])
-            doc, version = _stamp(prepared, rtype, rid, current["v"] + 1, now)
+            doc, version = _stamp(prepared, rtype, rid, current["v"] + 1, now, patched)
             if await self._replace(rtype, current, doc, now, session):
                 return WriteResult(version, created=bool(current.get("del")))
             if if_match is not None:
@@ -164,13 +165,15 @@ class Repository:
             _check_if_match(rtype, rid, current.version, if_match)
             assert current.body is not None
             base = json.loads(current.body, parse_float=Decimal)
-            patched = apply(base)
-            if not isinstance(patched, dict):
+            changed = apply(base)
+            if not isinstance(changed, dict):
                 raise Invalid("The patch did not produce a JSON object")
-            if patched.get("resourceType") != rtype or patched.get("id") != rid:
+            if changed.get("resourceType") != rtype or changed.get("id") != rid:
                 raise Invalid("A patch may not change the resource's type or id")
             try:
-                result = await self.update(patched, rtype, rid, if_match=current.version)
+                result = await self.update(
+                    changed, rtype, rid, if_match=current.version, patched=True
+                )
             except PreconditionFailed:
                 if if_match is not None:
                     raise
@@ -291,17 +294,19 @@ def _with_identity(resource: JsonObject, rid: str) -> JsonObject:
 
 
 def _stamp(
-    prepared: _Prepared, rtype: str, rid: str, version: int, now: datetime
+    prepared: _Prepared, rtype: str, rid: str, version: int, now: datetime, patched: bool = False
 ) -> tuple[Document, Version]:
     stamp = {"versionId": str(version), "lastUpdated": instant(now)}
     prepared.plain["meta"].update(stamp)
     doc: Document = {"_id": rid, "v": version, "ts": now, "res": prepared.plain}
     if prepared.compartments:
         doc["comp"] = prepared.compartments
+    if patched:
+        doc["patch"] = True
     if prepared.exact is not None:
         prepared.exact["meta"].update(stamp)
         body = dumps(prepared.exact)
         doc["raw"] = Binary(body)
     else:
         body = orjson.dumps(prepared.plain)
-    return doc, Version(rtype, rid, version, now, False, body)
+    return doc, Version(rtype, rid, version, now, False, body, patched)

@@ -17,6 +17,7 @@ class Version:
     last_updated: datetime
     deleted: bool
     body: bytes | None  # the resource JSON (with meta); None for a deletion
+    patched: bool = False  # written by a PATCH (history reports the interaction)
 
     @property
     def etag(self) -> str:
@@ -39,7 +40,8 @@ def version_from_document(rtype: str, doc: dict[str, Any], rid_field: str = "_id
     ts = doc["ts"]
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
-    return Version(rtype, doc[rid_field], doc["v"], ts, bool(doc.get("del")), body)
+    deleted = bool(doc.get("del"))
+    return Version(rtype, doc[rid_field], doc["v"], ts, deleted, body, bool(doc.get("patch")))
 
 
 def utc_now_ms(after: datetime | None = None) -> datetime:

@@ -176,6 +176,8 @@ async def test_json_patch(client: httpx.AsyncClient) -> None:
     )
     assert invalid.status_code == 400  # the patched resource must still be valid
     assert (await client.get(f"Patient/{rid}")).json()["meta"]["versionId"] == "2"
+    history = (await client.get(f"Patient/{rid}/_history")).json()
+    assert [e["request"]["method"] for e in history["entry"]] == ["PATCH", "POST"]
 
 
 async def test_fhirpath_patch(client: httpx.AsyncClient) -> None:
