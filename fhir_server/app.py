@@ -31,7 +31,7 @@ def create_app(settings: Settings, *, create_indexes: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         assert settings.mongodb_uri is not None
-        client = connect(settings.mongodb_uri)
+        client = connect(settings.mongodb_uri, timeout_ms=settings.mongodb_timeout_ms)
         collections = Collections(client[settings.database])
         if create_indexes:
             await collections.ensure_indexes(sorted(supported_types()))

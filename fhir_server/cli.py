@@ -86,6 +86,7 @@ def serve(
                 port=settings.port,
                 access_log=settings.access_log,
                 log_level=settings.log_level,
+                timeout_graceful_shutdown=settings.shutdown_timeout_s,
             )
         except (_Stop, KeyboardInterrupt):
             pass  # a requested stop: leave the `with` so the embedded database stops cleanly

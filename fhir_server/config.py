@@ -16,6 +16,11 @@ class Settings(BaseSettings):
         description="MongoDB connection string. Unset: start the embedded database in data_dir.",
     )
     database: str = Field(default="medrec", description="MongoDB database name.")
+    mongodb_timeout_ms: int = Field(
+        default=10_000,
+        ge=100,
+        description="How long a request waits for a reachable MongoDB primary before a 503.",
+    )
     data_dir: Path = Field(
         default=Path("medrec-data"), description="Where the embedded database keeps its files."
     )
@@ -42,6 +47,9 @@ class Settings(BaseSettings):
         description="uvicorn access log. Off by default: URLs can carry patient identifiers.",
     )
     log_level: str = Field(default="info", description="Log level for the medrec process.")
+    shutdown_timeout_s: int = Field(
+        default=15, ge=1, description="How long `medrec serve` lets requests finish on shutdown."
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -71,6 +72,17 @@ async def _request_validation_error(request: Request, exc: Exception) -> Respons
     return outcome_response(400, issues or [Issue("invalid", "invalid request")])
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    log.error(
+        "database unavailable on %s %s: %s",
+        request.method,
+        request.scope.get("route"),
+        type(exc).__name__,
+    )
+    text = "The database is not reachable; try again shortly"
+    return outcome_response(503, [Issue("transient", text)], {"Retry-After": "5"})
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # The exception type and the route only: messages may carry patient data.
     log.error(
@@ -84,4 +96,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FhirError, _fhir_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
+    # Infrastructure, not a FHIR meaning: the one place the HTTP layer knows a driver error.
+    app.add_exception_handler(ConnectionFailure, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)

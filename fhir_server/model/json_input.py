@@ -19,8 +19,13 @@ from fhir_server.errors import Invalid, Issue
 # Every key in FHIR JSON is an element name (or `_name` for primitive extensions). Anything else
 # is either an error or an attempt to smuggle MongoDB operators (`$where`) or dotted paths.
 ELEMENT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-# A number token with a fraction or an exponent: the only ones floats can misrepresent.
-MAYBE_DECIMAL = re.compile(rb"[0-9](?:\.[0-9]|[eE][-+]?[0-9])")
+# A number token with a fraction or an exponent (the only ones floats can misrepresent): after
+# `:`, `[` or `,` and followed by `,`, `]` or `}`, so that instants ("09:15:00.123Z") and OIDs
+# ("urn:oid:2.16.840") inside strings do not cost a second parse. A rare false positive only
+# costs time.
+MAYBE_DECIMAL = re.compile(
+    rb"[:\[,]\s*-?[0-9]+(?:\.[0-9]+(?:[eE][-+]?[0-9]+)?|[eE][-+]?[0-9]+)\s*[,\]}]"
+)
 
 JsonObject = dict[str, Any]
 

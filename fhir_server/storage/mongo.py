@@ -9,8 +9,16 @@ from pymongo import AsyncMongoClient
 Document = dict[str, Any]
 
 
-def connect(uri: str, app_name: str = "medrec") -> AsyncMongoClient[Document]:
-    return AsyncMongoClient(uri, appname=app_name, tz_aware=True, uuidRepresentation="standard")
+def connect(
+    uri: str, app_name: str = "medrec", timeout_ms: int = 10_000
+) -> AsyncMongoClient[Document]:
+    return AsyncMongoClient(
+        uri,
+        appname=app_name,
+        tz_aware=True,
+        uuidRepresentation="standard",
+        serverSelectionTimeoutMS=timeout_ms,
+    )
 
 
 async def server_status(client: AsyncMongoClient[Document], database: str) -> dict[str, Any]:
