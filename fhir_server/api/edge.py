@@ -31,9 +31,13 @@ class EdgeMiddleware:
             await outcome_response(414, [Issue("too-costly", text)])(scope, receive, send)
             return
         for name, value in scope.get("headers", ()):
-            if name == b"content-length" and (
-                not value.isdigit() or int(value) > self.max_body_bytes
-            ):
+            if name != b"content-length":
+                continue
+            if not value.isdigit():
+                text = "Content-Length must be a number of bytes"
+                await outcome_response(400, [Issue("invalid", text)])(scope, receive, send)
+                return
+            if int(value) > self.max_body_bytes:
                 text = f"The request body is larger than {self.max_body_bytes} bytes"
                 await outcome_response(413, [Issue("too-costly", text)])(scope, receive, send)
                 return

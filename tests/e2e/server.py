@@ -145,12 +145,13 @@ def start_server(data_dir: Path) -> RunningServer:
     return server
 
 
-def stop_server(server: RunningServer) -> int:
-    """SIGTERM medrec; assert it exits within SHUTDOWN_TIMEOUT and that its embedded database
-    is gone soon after. Returns medrec's exit code (negative: killed by that signal)."""
+def stop_server(server: RunningServer, signum: int = signal.SIGTERM) -> int:
+    """Signal medrec (SIGTERM by default); assert it exits within SHUTDOWN_TIMEOUT and that its
+    embedded database is gone soon after. Returns medrec's exit code (negative: killed by that
+    signal)."""
     process = server.process
     if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
     try:
         code = process.wait(SHUTDOWN_TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -159,7 +160,7 @@ def stop_server(server: RunningServer) -> int:
         for database in database_processes(server.data_dir):
             os.kill(database.pid, signal.SIGKILL)
         pytest.fail(
-            f"medrec serve did not exit within {SHUTDOWN_TIMEOUT:.0f} s of SIGTERM\n"
+            f"medrec serve did not exit within {SHUTDOWN_TIMEOUT:.0f} s of signal {signum}\n"
             + server.output(),
             pytrace=False,
         )

@@ -7,7 +7,6 @@ embedded database), over real HTTP."""
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,7 +16,7 @@ from fhirpy import AsyncFHIRClient, SyncFHIRClient
 from fhirpy.base.exceptions import OperationOutcome, ResourceNotFound
 from requests.structures import CaseInsensitiveDict
 
-from tests.e2e.server import RunningServer, start_server, stop_server
+from tests.e2e.server import RunningServer
 
 pytestmark = pytest.mark.slow
 
@@ -245,9 +244,3 @@ async def test_server_runs_its_own_embedded_database(medrec_server: RunningServe
     capabilities = await AsyncFHIRClient(medrec_server.fhir_base).execute("metadata", method="get")
     assert capabilities["resourceType"] == "CapabilityStatement"
     assert capabilities["fhirVersion"] == "4.0.1"
-
-
-def test_sigterm_exits_cleanly(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data")
-    code = stop_server(server)  # asserts the exit within 20 s and the database gone
-    assert code == 0, f"exit code {code}\n{server.output()}"
