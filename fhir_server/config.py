@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     max_json_depth: int = Field(
         default=64, ge=8, le=512, description="Deepest JSON nesting accepted in a body."
     )
+    search_page_size: int = Field(default=20, ge=1, description="Default _count for search.")
+    search_max_page_size: int = Field(default=1000, ge=1, description="Largest search _count.")
     history_page_size: int = Field(default=50, ge=1, description="Default _count for history.")
     history_max_page_size: int = Field(default=1000, ge=1, description="Largest _count honoured.")
     access_log: bool = Field(

@@ -16,6 +16,7 @@ from fhir_server.api.context import FHIR_PATH, fhir_base
 from fhir_server.api.negotiation import JSON_PATCH, response_media_type
 from fhir_server.api.responses import json_response
 from fhir_server.model.resource_types import supported_types
+from fhir_server.search.definitions import search_params
 
 router = APIRouter(prefix=FHIR_PATH, tags=["FHIR REST"])
 
@@ -29,6 +30,7 @@ TYPE_INTERACTIONS = (
     "history-instance",
     "history-type",
     "create",
+    "search-type",
 )
 SYSTEM_INTERACTIONS = ("history-system",)
 BUILT = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -70,6 +72,11 @@ def _resource(rtype: str) -> dict[str, Any]:
         "type": rtype,
         "profile": f"http://hl7.org/fhir/StructureDefinition/{rtype}",
         "interaction": [{"code": code} for code in TYPE_INTERACTIONS],
+        # Only the parameters we index and query; chaining and _has are not offered yet.
+        "searchParam": [
+            {"name": param.code, "definition": param.url, "type": param.type}
+            for param in sorted(search_params(rtype).values(), key=lambda p: p.code)
+        ],
         "versioning": "versioned-update",
         "readHistory": True,
         "updateCreate": True,

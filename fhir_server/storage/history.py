@@ -48,7 +48,9 @@ async def read_history(
             ("rid", await collections.history(rtype)),
         ):
             filter_ = _filter(rtype, rid_field, query)
-            cursor = coll.find(filter_, {"comp": 0}).sort([("ts", -1), (rid_field, 1), ("v", -1)])
+            cursor = coll.find(filter_, {"comp": 0, "idx": 0}).sort(
+                [("ts", -1), (rid_field, 1), ("v", -1)]
+            )
             docs = await cursor.limit(limit).to_list()
             streams.append([version_from_document(rtype, d, rid_field) for d in docs])
     page: list[Version] = []

@@ -25,6 +25,13 @@ from fhir_server.model.ids import check_id, new_id
 from fhir_server.model.json_input import check_shape, dumps, to_plain
 from fhir_server.model.resource_types import supported_types
 from fhir_server.model.validation import Validator
+from fhir_server.search.definitions import search_params
+from fhir_server.search.extract import extractor
+from fhir_server.search.index_types import date as date_index
+from fhir_server.search.indexing import index_entries
+from fhir_server.search.paging import after as keyset_after
+from fhir_server.search.paging import key_of
+from fhir_server.search.plan import conjunction
 from fhir_server.storage.collections import Collections, Document
 from fhir_server.storage.history import HistoryPage, HistoryQuery, read_history
 from fhir_server.storage.versions import Version, instant, utc_now_ms, version_from_document
@@ -33,12 +40,20 @@ JsonObject = dict[str, Any]
 # Retries of an update that lost a race and has no If-Match to fail on.
 MAX_WRITE_ATTEMPTS = 20
 SERVER_META = ("versionId", "lastUpdated")
+# Server fields a reader never needs.
+_PROJECTION = {"comp": 0, "idx": 0}
 
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
     version: Version
     created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    versions: list[Version]
+    next_key: list[Any] | None  # sort key of the last resource, when there are more
 
 
 @dataclass(slots=True)
@@ -48,6 +63,7 @@ class _Prepared:
     plain: JsonObject  # floats: stored and searched
     exact: JsonObject | None  # Decimals with their digits, when the resource has any
     compartments: list[str]
+    index: dict[str, Any]  # search parameter code -> stored index entries
 
 
 class Repository:
@@ -61,7 +77,7 @@ class Repository:
     async def read(self, rtype: str, rid: str) -> Version:
         check_type(rtype)
         coll = await self.collections.current(rtype)
-        doc = await coll.find_one({"_id": rid}, {"comp": 0})
+        doc = await coll.find_one({"_id": rid}, _PROJECTION)
         if doc is None:
             raise NotFound(f"{rtype}/{rid} is not known")
         version = version_from_document(rtype, doc)
@@ -72,14 +88,14 @@ class Repository:
     async def vread(self, rtype: str, rid: str, vid: int) -> Version:
         check_type(rtype)
         coll = await self.collections.current(rtype)
-        doc = await coll.find_one({"_id": rid}, {"comp": 0})
+        doc = await coll.find_one({"_id": rid}, _PROJECTION)
         if doc is None:
             raise NotFound(f"{rtype}/{rid} is not known")
         if doc["v"] != vid:
             if vid > doc["v"]:
                 raise NotFound(f"{rtype}/{rid} has no version {vid}")
             history = await self.collections.history(rtype)
-            doc = await history.find_one({"rid": rid, "v": vid}, {"comp": 0})
+            doc = await history.find_one({"rid": rid, "v": vid}, _PROJECTION)
             if doc is None:
                 raise NotFound(f"{rtype}/{rid} has no version {vid}")
             version = version_from_document(rtype, doc, "rid")
@@ -88,6 +104,27 @@ class Repository:
         if version.deleted:
             raise Gone(f"version {vid} of {rtype}/{rid} is its deletion", {"ETag": version.etag})
         return version
+
+    async def search(
+        self,
+        rtype: str,
+        filter_: dict[str, Any],
+        sort: list[tuple[str, int]],
+        count: int,
+        after: list[Any] | None,
+    ) -> SearchPage:
+        """One page of current resources matching ``filter_`` (built by search/plan.py), in
+        ``sort`` order, starting strictly after the sort key ``after``."""
+        check_type(rtype)
+        coll = await self.collections.current(rtype)
+        if after is not None:
+            filter_ = conjunction([filter_, keyset_after(sort, after)])
+        cursor = coll.find(filter_, _PROJECTION).sort(sort).limit(count + 1)
+        docs = await cursor.to_list()
+        more = len(docs) > count
+        docs = docs[:count]
+        versions = [version_from_document(rtype, doc) for doc in docs]
+        return SearchPage(versions, key_of(docs[-1], sort) if more and docs else None)
 
     async def history(self, query: HistoryQuery) -> HistoryPage:
         if query.rtype is not None:
@@ -248,7 +285,8 @@ class Repository:
         exact = _with_identity(resource, rid) if has_decimal else None
         plain = _with_identity(to_plain(resource) if has_decimal else resource, rid)
         self.validator.validate(plain)
-        return _Prepared(plain, exact, patient_compartments(plain))
+        index = index_entries(search_params(rtype), extractor(rtype).extract(exact or plain))
+        return _Prepared(plain, exact, patient_compartments(plain), index)
 
 
 @contextlib.contextmanager
@@ -301,6 +339,8 @@ def _stamp(
     doc: Document = {"_id": rid, "v": version, "ts": now, "res": prepared.plain}
     if prepared.compartments:
         doc["comp"] = prepared.compartments
+    # meta.lastUpdated is only known now, after extraction.
+    doc["idx"] = {**prepared.index, "_lastUpdated": date_index.index([stamp["lastUpdated"]])}
     if patched:
         doc["patch"] = True
     if prepared.exact is not None:

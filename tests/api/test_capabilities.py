@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from fhir_server.model.resource_types import UNSUPPORTED, r4_resource_types, supported_types
+from fhir_server.search.definitions import search_params
 from tests.helpers import patient
 
 
@@ -21,8 +23,10 @@ async def test_metadata_lists_supported_types_and_nothing_else(client: httpx.Asy
     assert not listed & set(UNSUPPORTED)
     assert {i["code"] for i in rest["interaction"]} == {"history-system"}
     for resource in rest["resource"]:
-        assert "search-type" not in {i["code"] for i in resource["interaction"]}
-        assert resource.get("searchParam") is None
+        assert "search-type" in {i["code"] for i in resource["interaction"]}
+        listed_params = {p["name"] for p in resource["searchParam"]}
+        assert listed_params == set(search_params(resource["type"]))
+        assert {"_id", "_lastUpdated"} <= listed_params
 
 
 async def test_every_listed_interaction_works(client: httpx.AsyncClient) -> None:
@@ -40,7 +44,39 @@ async def test_every_listed_interaction_works(client: httpx.AsyncClient) -> None
         "history-instance": (await client.get(f"Patient/{rid}/_history")).status_code == 200,
         "history-type": (await client.get("Patient/_history")).status_code == 200,
         "delete": (await client.delete(f"Patient/{rid}")).status_code == 204,
+        "search-type": (await client.get("Patient", params={"gender": "male"})).status_code
+        == 200,
     }
     assert set(checks) == codes
     assert all(checks.values()), checks
     assert (await client.get("_history")).status_code == 200
+
+
+SAMPLE_VALUES = {
+    "string": "a",
+    "token": "http://x|a",
+    "reference": "Patient/x",
+    "date": "ge2020-01",
+    "number": "gt1",
+    "quantity": "lt1.5||mg",
+    "uri": "http://example.org/x",
+}
+
+
+@pytest.mark.slow
+async def test_every_listed_search_parameter_answers(client: httpx.AsyncClient) -> None:
+    statement = (await client.get("metadata")).json()
+    failures = []
+    tried = 0
+    for resource in statement["rest"][0]["resource"]:
+        for param in resource["searchParam"]:
+            queries = [{f"{param['name']}:missing": "false"}]
+            if param["type"] in SAMPLE_VALUES:
+                queries.append({param["name"]: SAMPLE_VALUES[param["type"]]})
+            for query in queries:
+                tried += 1
+                response = await client.get(resource["type"], params=query)
+                if response.status_code != 200:
+                    failures.append((resource["type"], query, response.status_code))
+    assert tried > 4000
+    assert not failures, failures[:20]

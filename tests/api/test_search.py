@@ -1,0 +1,186 @@
+"""Type-level search over HTTP: parameters of each type, AND/OR, :missing, paging, strictness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.helpers import patient
+
+
+async def put(client: httpx.AsyncClient, resource: dict[str, Any]) -> None:
+    response = await client.put(f"{resource['resourceType']}/{resource['id']}", json=resource)
+    assert response.status_code in (200, 201), response.text
+
+
+async def ids(client: httpx.AsyncClient, url: str, **params: Any) -> list[str]:
+    response = await client.get(url, params=params)
+    assert response.status_code == 200, response.text
+    bundle = response.json()
+    assert bundle["type"] == "searchset"
+    return sorted(e["resource"]["id"] for e in bundle.get("entry", []))
+
+
+@pytest.fixture
+async def people(client: httpx.AsyncClient) -> None:
+    await put(client, patient(id="p1", name=[{"family": "Müller", "given": ["Anna"]}],
+                              birthDate="1970-05-01", gender="female",
+                              identifier=[{"system": "urn:mrn", "value": "A1"}]))  # fmt: skip
+    await put(client, patient(id="p2", name=[{"family": "Muller", "given": ["Bob"]}],
+                              birthDate="1985", gender="male",
+                              identifier=[{"system": "urn:mrn", "value": "B2"}]))  # fmt: skip
+    await put(
+        client,
+        {
+            "resourceType": "Patient",
+            "id": "p3",
+            "gender": "male",
+            "active": False,
+            "name": [{"family": "Okafor", "given": ["Chidi"]}],
+        },
+    )  # no birthDate
+    for oid, subject, value, code in (
+        ("o1", "p1", 6.5, "4548-4"),
+        ("o2", "p1", 112, "2345-7"),
+        ("o3", "p2", 5.2, "4548-4"),
+    ):
+        await put(client, {
+            "resourceType": "Observation", "id": oid, "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "subject": {"reference": f"Patient/{subject}"},
+            "effectiveDateTime": "2026-03-0" + oid[1] + "T10:00:00Z",
+            "valueQuantity": {"value": value, "unit": "%", "system": "http://unitsofmeasure.org",
+                              "code": "%"},
+        })  # fmt: skip
+
+
+@pytest.mark.usefixtures("people")
+async def test_string_is_prefix_case_and_accent_insensitive(client: httpx.AsyncClient) -> None:
+    assert await ids(client, "Patient", family="mul") == ["p1", "p2"]
+    assert await ids(client, "Patient", name="ANNA") == ["p1"]
+    assert await ids(client, "Patient", **{"family:exact": "Müller"}) == ["p1"]
+    assert await ids(client, "Patient", **{"family:contains": "kaf"}) == ["p3"]
+
+
+@pytest.mark.usefixtures("people")
+async def test_token_forms(client: httpx.AsyncClient) -> None:
+    assert await ids(client, "Patient", gender="male") == ["p2", "p3"]
+    assert await ids(client, "Patient", identifier="urn:mrn|A1") == ["p1"]
+    assert await ids(client, "Patient", identifier="B2") == ["p2"]
+    assert await ids(client, "Patient", **{"gender:not": "male"}) == ["p1"]
+    assert await ids(client, "Observation", code="http://loinc.org|4548-4") == ["o1", "o3"]
+    assert await ids(client, "Patient", active="false") == ["p3"]
+
+
+@pytest.mark.usefixtures("people")
+async def test_or_and_and(client: httpx.AsyncClient) -> None:
+    assert await ids(client, "Patient", gender="female,male") == ["p1", "p2", "p3"]
+    response = await client.get("Patient?gender=male&family=mul")
+    assert sorted(e["resource"]["id"] for e in response.json()["entry"]) == ["p2"]
+
+
+@pytest.mark.usefixtures("people")
+async def test_dates_and_missing(client: httpx.AsyncClient) -> None:
+    assert await ids(client, "Patient", birthdate="1970") == ["p1"]
+    assert await ids(client, "Patient", birthdate="ge1980-01-01") == ["p2"]
+    assert await ids(client, "Patient", birthdate="lt1980") == ["p1"]
+    assert await ids(client, "Patient", **{"birthdate:missing": "true"}) == ["p3"]
+    assert await ids(client, "Observation", date="2026-03-02") == ["o2"]
+    assert await ids(client, "Patient", _lastUpdated="gt2000-01-01") == ["p1", "p2", "p3"]
+
+
+@pytest.mark.usefixtures("people")
+async def test_reference_number_quantity_and_id(client: httpx.AsyncClient) -> None:
+    assert await ids(client, "Observation", subject="Patient/p1") == ["o1", "o2"]
+    assert await ids(client, "Observation", subject="p2") == ["o3"]
+    assert await ids(client, "Observation", **{"subject:Patient": "p2"}) == ["o3"]
+    assert await ids(client, "Observation", **{"value-quantity": "gt6"}) == ["o1", "o2"]
+    assert await ids(
+        client, "Observation", **{"value-quantity": "lt100|http://unitsofmeasure.org|%"}
+    ) == ["o1", "o3"]
+    assert await ids(client, "Patient", _id="p1,p3") == ["p1", "p3"]
+
+
+@pytest.mark.usefixtures("people")
+async def test_unknown_params_are_ignored_unless_strict(client: httpx.AsyncClient) -> None:
+    response = await client.get("Patient", params={"gender": "male", "shoe-size": "44"})
+    assert response.status_code == 200
+    self_link = next(link["url"] for link in response.json()["link"] if link["relation"] == "self")
+    assert "gender=male" in self_link and "shoe-size" not in self_link
+    strict = await client.get(
+        "Patient", params={"shoe-size": "44"}, headers={"Prefer": "handling=strict"}
+    )
+    assert strict.status_code == 400
+    assert strict.json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.usefixtures("people")
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"birthdate": "2020-13-45"},
+        {"birthdate": "xx2020"},
+        {"_count": "-1"},
+        {"_sort": "shoe-size"},
+        {"_cursor": "not-a-cursor"},
+        {"gender:bogus": "male"},
+    ],
+)
+async def test_malformed_values_are_400(client: httpx.AsyncClient, params: dict[str, str]) -> None:
+    response = await client.get("Patient", params=params)
+    assert response.status_code == 400, response.text
+    assert response.json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.usefixtures("people")
+async def test_operator_smuggling_is_a_plain_value(client: httpx.AsyncClient) -> None:
+    for value in ('{"$gt": ""}', "$where", "[$ne]"):
+        assert await ids(client, "Patient", family=value) == []
+        assert await ids(client, "Patient", gender=value) == []
+
+
+@pytest.mark.usefixtures("people")
+async def test_post_search_with_form_body(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "Patient/_search",
+        content=b"family=mul&gender=male",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 200, response.text
+    assert [e["resource"]["id"] for e in response.json()["entry"]] == ["p2"]
+
+
+async def test_paging_is_stable_under_concurrent_writes(client: httpx.AsyncClient) -> None:
+    for n in range(10):
+        await put(client, patient(id=f"pg{n:02d}"))
+    seen: list[str] = []
+    url: str | None = "Patient?_count=3"
+    pages = 0
+    while url:
+        bundle = (await client.get(url)).json()
+        seen += [e["resource"]["id"] for e in bundle["entry"]]
+        nxt = [link["url"] for link in bundle["link"] if link["relation"] == "next"]
+        url = nxt[0] if nxt else None
+        # Writes between pages: an update of a seen resource, a new one sorting before the
+        # cursor, and one after it. None may cause a duplicate or a skip of the original ten.
+        await put(client, patient(id="pg00", gender="other"))
+        await put(client, patient(id=f"aa{pages}"))
+        pages += 1
+    originals = [s for s in seen if s.startswith("pg")]
+    assert originals == [f"pg{n:02d}" for n in range(10)]
+    assert len(seen) == len(set(seen))
+
+
+async def test_sort_by_last_updated_descending(client: httpx.AsyncClient) -> None:
+    for n in range(3):
+        await put(client, patient(id=f"s{n}"))
+    bundle = (await client.get("Patient", params={"_sort": "-_lastUpdated"})).json()
+    assert [e["resource"]["id"] for e in bundle["entry"]] == ["s2", "s1", "s0"]
+
+
+async def test_deleted_resources_are_not_found(client: httpx.AsyncClient) -> None:
+    await put(client, patient(id="gone", gender="male"))
+    await client.delete("Patient/gone")
+    assert await ids(client, "Patient", gender="male") == []

@@ -1,0 +1,165 @@
+"""string index and queries against a real MongoDB-wire server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pymongo import MongoClient
+from pymongo.collection import Collection
+
+from fhir_server.errors import Invalid
+from fhir_server.search.index_types import string
+
+PATH = "idx.p"
+VALUES: dict[str, list[Any] | None] = {
+    "jose": ["José Álvarez"],
+    "name": [
+        {
+            "family": "Müller",
+            "given": ["Anna", "Maria"],
+            "prefix": ["Dr."],
+            "text": "Dr. Anna Müller",
+            "use": "official",
+            "period": {"start": "2020-01-01"},
+        }
+    ],
+    "address": [
+        {
+            "line": ["12 Main   Street"],
+            "city": "Springfield",
+            "postalCode": "12345",
+            "country": "US",
+            "use": "home",
+            "type": "postal",
+        }
+    ],
+    "special": ["a.b*c (x)", "$where", '{"$gt":1}'],
+    "escapes": ["A|B", "x$y", "back\\slash", "p,q"],
+    "none": None,
+}
+
+
+@pytest.fixture(scope="module")
+def collection(mongodb_uri: str) -> Iterator[Collection[dict[str, Any]]]:
+    name = f"medrec_test_{uuid.uuid4().hex[:12]}"
+    client: MongoClient[dict[str, Any]] = MongoClient(mongodb_uri)
+    with client:
+        docs: list[dict[str, Any]] = [
+            {"_id": key, "idx": {"p": string.index(values)} if values else {}}
+            for key, values in VALUES.items()
+        ]
+        docs.append({"_id": "empty-list", "idx": {"p": []}})
+        client[name]["r"].insert_many(docs)
+        yield client[name]["r"]
+        client.drop_database(name)
+
+
+def found(collection: Collection[dict[str, Any]], filter_: dict[str, Any]) -> set[str]:
+    return {doc["_id"] for doc in collection.find(filter_, {"_id": 1})}
+
+
+@pytest.mark.parametrize(
+    ("value", "modifier", "expected"),
+    [
+        # default: starts-with, case- and accent-insensitive, on each text
+        ("jose", None, {"jose"}),
+        ("JOSE", None, {"jose"}),
+        ("josé á", None, {"jose"}),
+        ("alv", None, set()),
+        ("muller", None, {"name"}),
+        ("MÜLL", None, {"name"}),
+        ("maria", None, {"name"}),
+        ("dr", None, {"name"}),
+        ("dr. anna m", None, {"name"}),
+        ("official", None, set()),
+        ("2020", None, set()),
+        ("12 main street", None, {"address"}),
+        ("12   MAIN st", None, {"address"}),
+        ("spring", None, {"address"}),
+        ("1234", None, {"address"}),
+        ("postal", None, set()),
+        ("home", None, set()),
+        ("a", None, {"name", "special", "escapes"}),
+        # :exact: the whole text, case and accents count
+        ("Müller", "exact", {"name"}),
+        ("muller", "exact", set()),
+        ("Müll", "exact", set()),
+        ("José Álvarez", "exact", {"jose"}),
+        ("12 Main   Street", "exact", {"address"}),
+        # :contains: anywhere, case- and accent-insensitive; regex characters are literal
+        ("LLER", "contains", {"name"}),
+        ("álv", "contains", {"jose"}),
+        ("b*c", "contains", {"special"}),
+        ("(x)", "contains", {"special"}),
+        (".*", "contains", set()),
+        ("^a", "contains", set()),
+        # operator smuggling: plain text
+        ("$where", None, {"special"}),
+        ("$where", "exact", {"special"}),
+        ("$wh", "contains", {"special"}),
+        ('{"$gt":1}', None, {"special"}),
+        ('{"$gt":1}', "exact", {"special"}),
+        ('{"$gt"', "contains", {"special"}),
+        # FHIR escapes: \| \$ \\ are literal characters
+        ("A\\|B", "exact", {"escapes"}),
+        ("x\\$y", "exact", {"escapes"}),
+        ("back\\\\slash", "exact", {"escapes"}),
+        ("p,q", "exact", {"escapes"}),
+    ],
+)
+def test_query(
+    collection: Collection[dict[str, Any]], value: str, modifier: str | None, expected: set[str]
+) -> None:
+    assert found(collection, string.query(PATH, value, modifier)) == expected
+
+
+@pytest.mark.parametrize("modifier", ["text", "not", "below", "above", "in", "Patient"])
+def test_modifiers_not_for_strings_are_invalid(modifier: str) -> None:
+    with pytest.raises(Invalid):
+        string.query(PATH, "x", modifier)
+
+
+def test_missing(collection: Collection[dict[str, Any]]) -> None:
+    assert found(collection, string.missing(PATH, True)) == {"none", "empty-list"}
+    assert found(collection, string.missing(PATH, False)) == {
+        "jose",
+        "name",
+        "address",
+        "special",
+        "escapes",
+    }
+
+
+def test_index_normalizes_deduplicates_and_drops_non_text() -> None:
+    entries = string.index(["  Zoë  ", "Zoë", "Zoë", "", "   ", 42, None, True, ["Ça va"]])
+    assert entries == [
+        {"n": "zoe", "e": "  Zoë  "},
+        {"n": "zoe", "e": "Zoë"},
+        {"n": "ca va", "e": "Ça va"},
+    ]
+
+
+def test_index_takes_name_and_address_parts_only() -> None:
+    entries = string.index(VALUES["name"] or [])
+    assert [entry["e"] for entry in entries] == [
+        "Müller",
+        "Anna",
+        "Maria",
+        "Dr.",
+        "Dr. Anna Müller",
+    ]
+
+
+def test_index_of_other_complex_values_takes_string_leaves() -> None:
+    entries = string.index([{"text": "Note", "extension": [{"valueString": "hidden"}], "id": "x"}])
+    assert entries == [{"n": "note", "e": "Note"}]
+
+
+def test_sort_value() -> None:
+    entries = string.index(["beta", "Alpha", "gamma"])
+    assert string.sort_value(entries, descending=False) == "alpha"
+    assert string.sort_value(entries, descending=True) == "gamma"
+    assert string.sort_value([], descending=False) is None
