@@ -12,6 +12,8 @@ import unicodedata
 from collections.abc import Hashable, Iterable
 from typing import Any
 
+import orjson
+
 from fhir_server.errors import Invalid
 
 # The highest code point: ``p <= s < p + TOP`` is "s starts with p" in the UTF-8 byte order
@@ -78,6 +80,8 @@ def unescape(value: str) -> str:
 def normalize(text: str) -> str:
     """Case- and accent-insensitive form: NFKD without combining marks, casefolded, with
     whitespace runs collapsed to one space."""
+    if text.isascii():  # the common case: nothing to decompose
+        return " ".join(text.lower().split())
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(stripped.casefold().split())
@@ -137,8 +141,5 @@ def unique(entries: Iterable[Any]) -> list[Any]:
 
 
 def _key(value: Any) -> Hashable:
-    if isinstance(value, dict):
-        return tuple(sorted((k, _key(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return tuple(_key(v) for v in value)
-    return (type(value).__name__, value)
+    # Canonical JSON in C: key order ignored; 1, 1.0, true and "1" stay distinct.
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
