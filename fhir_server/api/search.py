@@ -1,8 +1,11 @@
-"""Type-level search: ``GET /{type}?...`` and ``POST /{type}/_search`` (form body)."""
+"""Search: ``GET /{type}?...``, ``POST /{type}/_search`` (form body) and Patient compartment
+search ``GET /Patient/{id}/{type}?...``."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -15,17 +18,25 @@ from fhir_server.api.context import FHIR_PATH, fhir_base, services
 from fhir_server.api.edge import read_body
 from fhir_server.api.negotiation import request_media_type, response_media_type
 from fhir_server.api.responses import json_response
-from fhir_server.api.rest import ResourceType
-from fhir_server.errors import Invalid
-from fhir_server.search.definitions import search_params
+from fhir_server.api.rest import ResourceId, ResourceType
+from fhir_server.errors import Invalid, NotFound
+from fhir_server.model.ids import check_id
+from fhir_server.model.json_input import dumps
+from fhir_server.model.resource_types import supported_types
+from fhir_server.search.definitions import SearchParam, search_params
+from fhir_server.search.include import included
 from fhir_server.search.paging import decode_cursor, encode_cursor
 from fhir_server.search.parse import SearchRequest, parse_search
 from fhir_server.search.plan import plan
 from fhir_server.storage.repository import SearchPage, check_type
-from fhir_server.storage.versions import instant
+from fhir_server.storage.versions import Version, instant
 
 router = APIRouter(prefix=FHIR_PATH, tags=["FHIR search"])
 FORM = "application/x-www-form-urlencoded"
+# Elements every _elements subset keeps.
+MANDATORY_ELEMENTS = ("resourceType", "id", "meta")
+SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+             "code": "SUBSETTED"}  # fmt: skip
 
 
 @router.get("/{rtype}", summary="search-type")
@@ -38,13 +49,33 @@ async def search_post(request: Request, rtype: ResourceType) -> Response:
     request_media_type(request, (FORM,))
     body = await read_body(request, services(request).settings.max_query_bytes)
     try:
-        form = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False)
+        form = parse_qsl(body.decode(), keep_blank_values=True)
     except UnicodeDecodeError:
         raise Invalid("The form body is not UTF-8") from None
     return await _search(request, rtype, list(request.query_params.multi_items()) + form)
 
 
-async def _search(request: Request, rtype: str, params: list[tuple[str, str]]) -> Response:
+@router.get("/{compartment}/{cid}/{rtype}", summary="search-type in a Patient compartment")
+async def search_compartment(
+    request: Request, compartment: ResourceType, cid: ResourceId, rtype: ResourceType
+) -> Response:
+    if compartment != "Patient":
+        raise NotFound(f"Compartment search is served for Patient compartments, not {compartment}")
+    check_id(cid)
+    extra = {"_id": cid} if rtype == "Patient" else {"comp": cid}
+    return await _search(request, rtype, list(request.query_params.multi_items()), extra)
+
+
+def _params_of(rtype: str) -> dict[str, SearchParam] | None:
+    return search_params(rtype) if rtype in supported_types() else None
+
+
+async def _search(
+    request: Request,
+    rtype: str,
+    params: list[tuple[str, str]],
+    extra: dict[str, Any] | None = None,
+) -> Response:
     media = response_media_type(request)
     check_type(rtype)
     ctx = services(request)
@@ -52,38 +83,71 @@ async def _search(request: Request, rtype: str, params: list[tuple[str, str]]) -
     search = parse_search(
         rtype,
         params,
-        search_params(rtype),
+        _params_of,
         strict="handling=strict" in request.headers.get("prefer", "").replace(" ", ""),
         default_count=settings.search_page_size,
         max_count=settings.search_max_page_size,
     )
-    query = plan(search)
-    after = decode_cursor(search.cursor, len(query.sort)) if search.cursor else None
-    page = await ctx.repository.search(rtype, query.filter, query.sort, search.count, after)
-    bundle = _searchset(fhir_base(request), search, page)
+    repository = ctx.repository
+    query = await plan(search, repository, extra)
+    total = None
+    if search.total != "none" or search.summary_count:
+        total = await repository.count(rtype, query.filter)
+    if search.summary_count or search.count == 0:
+        page = SearchPage([], None)
+    else:
+        after = decode_cursor(search.cursor, len(query.sort)) if search.cursor else None
+        page = await repository.search(rtype, query.filter, query.sort, search.count, after)
+    extras = await included(rtype, page.versions, search.includes, repository)
+    base = fhir_base(request)
+    bundle = _searchset(base, request.url.path, search, page, extras, total)
     return json_response(request, orjson.dumps(bundle), media)
 
 
-def _searchset(base: str, search: SearchRequest, page: SearchPage) -> dict[str, Any]:
-    applied = search.applied_params()
-    self_url = f"{base}/{search.rtype}?{urlencode(applied)}"
+def _searchset(
+    base: str,
+    path: str,
+    search: SearchRequest,
+    page: SearchPage,
+    extras: list[Version],
+    total: int | None,
+) -> dict[str, Any]:
+    self_url = f"{base}{path.removeprefix(FHIR_PATH)}?{urlencode(search.applied_params())}"
     links = [{"relation": "self", "url": self_url}]
     if page.next_key is not None:
-        cursor = encode_cursor(page.next_key)
-        links.append({"relation": "next", "url": f"{self_url}&{urlencode([('_cursor', cursor)])}"})
-    entries = [
-        {
-            "fullUrl": f"{base}/{v.rtype}/{v.id}",
-            "resource": orjson.Fragment(v.body or b"{}"),
-            "search": {"mode": "match"},
-        }
-        for v in page.versions
-    ]
+        cursor = urlencode([("_cursor", encode_cursor(page.next_key))])
+        links.append({"relation": "next", "url": f"{self_url}&{cursor}"})
+    entries = [_entry(base, v, "match", search.elements) for v in page.versions]
+    entries += [_entry(base, v, "include", ()) for v in extras]
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "searchset",
         "timestamp": instant(datetime.now(UTC)),
-        "link": links,
-        "entry": entries,
     }
+    if total is not None:
+        bundle["total"] = total
+    bundle["link"] = links
+    bundle["entry"] = entries
     return bundle
+
+
+def _entry(base: str, version: Version, mode: str, elements: tuple[str, ...]) -> dict[str, Any]:
+    body = version.body or b"{}"
+    if elements:
+        body = _subset(body, elements)
+    return {
+        "fullUrl": f"{base}/{version.rtype}/{version.id}",
+        "resource": orjson.Fragment(body),
+        "search": {"mode": mode},
+    }
+
+
+def _subset(body: bytes, elements: tuple[str, ...]) -> bytes:
+    """``_elements``: the listed top-level elements plus the mandatory ones, tagged SUBSETTED."""
+    resource = json.loads(body, parse_float=Decimal)
+    keep = set(elements) | set(MANDATORY_ELEMENTS)
+    subset = {k: v for k, v in resource.items() if k in keep or k.removeprefix("_") in keep}
+    meta = dict(subset.get("meta") or {})
+    meta["tag"] = [*meta.get("tag", []), SUBSETTED]
+    subset["meta"] = meta
+    return dumps(subset)

@@ -27,11 +27,11 @@ from fhir_server.model.resource_types import supported_types
 from fhir_server.model.validation import Validator
 from fhir_server.search.definitions import search_params
 from fhir_server.search.extract import extractor
+from fhir_server.search.filters import conjunction
 from fhir_server.search.index_types import date as date_index
 from fhir_server.search.indexing import index_entries
 from fhir_server.search.paging import after as keyset_after
 from fhir_server.search.paging import key_of
-from fhir_server.search.plan import conjunction
 from fhir_server.storage.collections import Collections, Document
 from fhir_server.storage.history import HistoryPage, HistoryQuery, read_history
 from fhir_server.storage.versions import Version, instant, utc_now_ms, version_from_document
@@ -125,6 +125,28 @@ class Repository:
         docs = docs[:count]
         versions = [version_from_document(rtype, doc) for doc in docs]
         return SearchPage(versions, key_of(docs[-1], sort) if more and docs else None)
+
+    async def collect(
+        self, rtype: str, filter_: dict[str, Any], field: str, limit: int
+    ) -> list[Any]:
+        """The values of ``field`` (a dotted path) in at most ``limit`` current resources
+        matching ``filter_``: the hops of chained and ``_has`` searches, and includes."""
+        check_type(rtype)
+        coll = await self.collections.current(rtype)
+        cursor = coll.find(filter_, {field: 1}).limit(limit)
+        values = []
+        for doc in await cursor.to_list():
+            value: Any = doc
+            for part in field.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            if value is not None:
+                values.append(value)
+        return values
+
+    async def count(self, rtype: str, filter_: dict[str, Any]) -> int:
+        check_type(rtype)
+        coll = await self.collections.current(rtype)
+        return await coll.count_documents(filter_)
 
     async def history(self, query: HistoryQuery) -> HistoryPage:
         if query.rtype is not None:

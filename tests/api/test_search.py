@@ -184,3 +184,97 @@ async def test_deleted_resources_are_not_found(client: httpx.AsyncClient) -> Non
     await put(client, patient(id="gone", gender="male"))
     await client.delete("Patient/gone")
     assert await ids(client, "Patient", gender="male") == []
+
+
+async def bundle_of(client: httpx.AsyncClient, url: str, **params: Any) -> dict[str, Any]:
+    response = await client.get(url, params=params)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def by_mode(bundle: dict[str, Any], mode: str) -> list[str]:
+    return sorted(
+        f"{e['resource']['resourceType']}/{e['resource']['id']}"
+        for e in bundle.get("entry", [])
+        if e["search"]["mode"] == mode
+    )
+
+
+@pytest.mark.usefixtures("people")
+async def test_chained_parameters(client: httpx.AsyncClient) -> None:
+    assert await ids(client, "Observation", **{"subject:Patient.family": "okafor"}) == []
+    assert await ids(client, "Observation", **{"subject:Patient.family": "müller"}) == [
+        "o1",
+        "o2",
+        "o3",
+    ]
+    assert await ids(client, "Observation", **{"subject.name": "anna"}) == ["o1", "o2"]
+    assert await ids(client, "Observation", **{"patient.identifier": "urn:mrn|B2"}) == ["o3"]
+    # Two levels: Observation -> Patient -> Organization
+    await put(client, {"resourceType": "Organization", "id": "org1", "name": "ABC Medical"})
+    await put(client, patient(id="p1", name=[{"family": "Müller", "given": ["Anna"]}],
+                              managingOrganization={"reference": "Organization/org1"}))  # fmt: skip
+    assert await ids(client, "Observation", **{"subject:Patient.organization.name": "abc"}) == [
+        "o1",
+        "o2",
+    ]
+    unknown = await client.get(
+        "Observation",
+        params={"subject:Patient.shoe-size": "1"},
+        headers={"Prefer": "handling=strict"},
+    )
+    assert unknown.status_code == 400
+
+
+@pytest.mark.usefixtures("people")
+async def test_reverse_chaining_has(client: httpx.AsyncClient) -> None:
+    code = "http://loinc.org|2345-7"
+    assert await ids(client, "Patient", **{"_has:Observation:subject:code": code}) == ["p1"]
+    assert await ids(client, "Patient", **{"_has:Observation:subject:code": "4548-4"}) == [
+        "p1",
+        "p2",
+    ]
+    # Nested: patients with an observation that is cited by a DiagnosticReport result.
+    report = {"resourceType": "DiagnosticReport", "id": "dr1", "status": "final",
+              "code": {"text": "panel"}, "result": [{"reference": "Observation/o3"}]}  # fmt: skip
+    await put(client, report)
+    nested = "_has:Observation:subject:_has:DiagnosticReport:result:status"
+    assert await ids(client, "Patient", **{nested: "final"}) == ["p2"]
+    bad = await client.get("Patient", params={"_has:Observation:code:status": "final"})
+    assert bad.status_code == 400  # code is not a reference parameter
+
+
+@pytest.mark.usefixtures("people")
+async def test_include_and_revinclude(client: httpx.AsyncClient) -> None:
+    bundle = await bundle_of(client, "Observation", code="2345-7", _include="Observation:subject")
+    assert by_mode(bundle, "match") == ["Observation/o2"]
+    assert by_mode(bundle, "include") == ["Patient/p1"]
+    bundle = await bundle_of(client, "Patient", _id="p1,p2", _revinclude="Observation:subject")
+    assert by_mode(bundle, "match") == ["Patient/p1", "Patient/p2"]
+    assert by_mode(bundle, "include") == ["Observation/o1", "Observation/o2", "Observation/o3"]
+    typed = await bundle_of(client, "Observation", _id="o1", _include="Observation:subject:Group")
+    assert by_mode(typed, "include") == []
+
+
+@pytest.mark.usefixtures("people")
+async def test_patient_compartment_search(client: httpx.AsyncClient) -> None:
+    assert await ids(client, "Patient/p1/Observation") == ["o1", "o2"]
+    assert await ids(client, "Patient/p1/Observation", code="4548-4") == ["o1"]
+    assert await ids(client, "Patient/p2/Patient") == ["p2"]
+    assert (await client.get("Encounter/e1/Observation")).status_code == 404
+
+
+@pytest.mark.usefixtures("people")
+async def test_total_summary_and_elements(client: httpx.AsyncClient) -> None:
+    bundle = await bundle_of(client, "Patient", gender="male", _total="accurate", _count="1")
+    assert bundle["total"] == 2
+    assert len(bundle["entry"]) == 1
+    assert "total" not in await bundle_of(client, "Patient", gender="male")
+    counted = await bundle_of(client, "Patient", _summary="count")
+    assert counted["total"] == 3
+    assert counted["entry"] == []
+    subset = await bundle_of(client, "Patient", _id="p1", _elements="gender,birthDate")
+    resource = subset["entry"][0]["resource"]
+    assert set(resource) == {"resourceType", "id", "meta", "gender", "birthDate"}
+    assert resource["meta"]["tag"][-1]["code"] == "SUBSETTED"
