@@ -44,8 +44,7 @@ async def test_every_listed_interaction_works(client: httpx.AsyncClient) -> None
         "history-instance": (await client.get(f"Patient/{rid}/_history")).status_code == 200,
         "history-type": (await client.get("Patient/_history")).status_code == 200,
         "delete": (await client.delete(f"Patient/{rid}")).status_code == 204,
-        "search-type": (await client.get("Patient", params={"gender": "male"})).status_code
-        == 200,
+        "search-type": (await client.get("Patient", params={"gender": "male"})).status_code == 200,
     }
     assert set(checks) == codes
     assert all(checks.values()), checks
