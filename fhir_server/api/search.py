@@ -90,6 +90,9 @@ async def _search(
     )
     repository = ctx.repository
     query = await plan(search, repository, extra)
+    if search.explain:
+        explained = await repository.explain(rtype, query.filter, query.sort)
+        return json_response(request, _explanation(query.filter, query.sort, explained), media)
     total = None
     if search.total != "none" or search.summary_count:
         total = await repository.count(rtype, query.filter)
@@ -151,3 +154,24 @@ def _subset(body: bytes, elements: tuple[str, ...]) -> bytes:
     meta["tag"] = [*meta.get("tag", []), SUBSETTED]
     subset["meta"] = meta
     return dumps(subset)
+
+
+def _explanation(
+    filter_: dict[str, Any], sort: list[tuple[str, int]], explained: dict[str, Any]
+) -> bytes:
+    """``_explain=true``: the MongoDB filter, sort and the database's plan, as Parameters."""
+
+    def text(value: object) -> str:
+        return json.dumps(value, default=str, sort_keys=True)
+
+    planner = explained.get("queryPlanner", explained)
+    return dumps(
+        {
+            "resourceType": "Parameters",
+            "parameter": [
+                {"name": "filter", "valueString": text(filter_)},
+                {"name": "sort", "valueString": text(sort)},
+                {"name": "plan", "valueString": text(planner.get("winningPlan", planner))},
+            ],
+        }
+    )

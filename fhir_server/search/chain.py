@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from fhir_server.errors import Invalid, TooLarge
 from fhir_server.search import indexing
-from fhir_server.search.filters import conjunction
+from fhir_server.search.filters import conjunction, with_index_key
 from fhir_server.search.parse import Clause, Has
 
 INDEX_FIELD = "idx"
@@ -43,7 +43,9 @@ def simple_filter(clause: Clause) -> dict[str, Any]:
     if param.code == "_id" and clause.modifier is None:
         return {"_id": {"$in": list(clause.values)}}
     alternatives = [indexing.query(param, path, value, clause.modifier) for value in clause.values]
-    return alternatives[0] if len(alternatives) == 1 else {"$or": alternatives}
+    if len(alternatives) == 1:
+        return with_index_key(alternatives[0])
+    return {"$or": alternatives}
 
 
 async def _chain_filter(clause: Clause, lookup: Lookup) -> dict[str, Any]:

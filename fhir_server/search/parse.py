@@ -90,6 +90,7 @@ class SearchRequest:
     summary_count: bool = False
     elements: tuple[str, ...] = ()
     includes: tuple[Include, ...] = ()
+    explain: bool = False
     ignored: tuple[str, ...] = field(default=())
 
     def applied_params(self) -> list[tuple[str, str]]:
@@ -140,6 +141,8 @@ def parse_search(
                 result["summary_count"] = _summary(value)
             elif name == "_elements":
                 result["elements"] = _elements(value)
+            elif name == "_explain":
+                result["explain"] = value == "true"
             elif name in ("_include", "_revinclude"):
                 includes.append(_include(rtype, name, value, params_of))
             else:
@@ -158,6 +161,7 @@ def parse_search(
         summary_count=bool(result.get("summary_count", False)),
         elements=result.get("elements", ()),  # type: ignore[arg-type]
         includes=tuple(includes),
+        explain=bool(result.get("explain", False)),
         ignored=tuple(ignored),
     )
 

@@ -27,6 +27,8 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from fhir_server.search.index_plan import index_fields
+
 Document = dict[str, Any]
 HISTORY_SUFFIX = "_history"
 
@@ -64,7 +66,8 @@ class Collections:
             for rtype in rtypes:
                 if rtype in self._ready:
                     continue
-                await self.db[rtype].create_indexes(CURRENT_INDEXES)
+                search = [IndexModel([(f, ASCENDING)], name=f) for f in index_fields(rtype)]
+                await self.db[rtype].create_indexes(CURRENT_INDEXES + search)
                 await self.db[rtype + HISTORY_SUFFIX].create_indexes(HISTORY_INDEXES)
                 self._ready.add(rtype)
 

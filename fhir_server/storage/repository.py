@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from bson.binary import Binary
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.errors import DocumentTooLarge, DuplicateKeyError
 
 from fhir_server.errors import Conflict, Gone, Invalid, NotFound, PreconditionFailed, TooLarge
@@ -28,6 +29,7 @@ from fhir_server.model.validation import Validator
 from fhir_server.search.definitions import search_params
 from fhir_server.search.extract import extractor
 from fhir_server.search.filters import conjunction
+from fhir_server.search.index_plan import choose_index
 from fhir_server.search.index_types import date as date_index
 from fhir_server.search.indexing import index_entries
 from fhir_server.search.paging import after as keyset_after
@@ -119,7 +121,8 @@ class Repository:
         coll = await self.collections.current(rtype)
         if after is not None:
             filter_ = conjunction([filter_, keyset_after(sort, after)])
-        cursor = coll.find(filter_, _PROJECTION).sort(sort).limit(count + 1)
+        cursor = _hinted(coll.find(filter_, _PROJECTION), rtype, filter_).sort(sort)
+        cursor = cursor.limit(count + 1)
         docs = await cursor.to_list()
         more = len(docs) > count
         docs = docs[:count]
@@ -133,7 +136,7 @@ class Repository:
         matching ``filter_``: the hops of chained and ``_has`` searches, and includes."""
         check_type(rtype)
         coll = await self.collections.current(rtype)
-        cursor = coll.find(filter_, {field: 1}).limit(limit)
+        cursor = _hinted(coll.find(filter_, {field: 1}), rtype, filter_).limit(limit)
         values = []
         for doc in await cursor.to_list():
             value: Any = doc
@@ -143,10 +146,23 @@ class Repository:
                 values.append(value)
         return values
 
+    async def explain(
+        self, rtype: str, filter_: dict[str, Any], sort: list[tuple[str, int]]
+    ) -> dict[str, Any]:
+        """The database's query plan for a search (``_explain=true``)."""
+        check_type(rtype)
+        coll = await self.collections.current(rtype)
+        cursor = _hinted(coll.find(filter_, _PROJECTION), rtype, filter_).sort(sort)
+        plan: dict[str, Any] = await cursor.explain()
+        return plan
+
     async def count(self, rtype: str, filter_: dict[str, Any]) -> int:
         check_type(rtype)
         coll = await self.collections.current(rtype)
-        return await coll.count_documents(filter_)
+        hint = choose_index(rtype, filter_)
+        if hint is None:
+            return await coll.count_documents(filter_)
+        return await coll.count_documents(filter_, hint=hint)
 
     async def history(self, query: HistoryQuery) -> HistoryPage:
         if query.rtype is not None:
@@ -319,6 +335,13 @@ def _storable() -> Iterator[None]:
         yield
     except DocumentTooLarge:
         raise TooLarge("The resource is too large to store (MongoDB's 16 MB limit)") from None
+
+
+def _hinted(
+    cursor: AsyncCursor[Document], rtype: str, filter_: dict[str, Any]
+) -> AsyncCursor[Document]:
+    hint = choose_index(rtype, filter_)
+    return cursor.hint(hint) if hint else cursor
 
 
 def check_type(rtype: str) -> None:

@@ -278,3 +278,21 @@ async def test_total_summary_and_elements(client: httpx.AsyncClient) -> None:
     resource = subset["entry"][0]["resource"]
     assert set(resource) == {"resourceType", "id", "meta", "gender", "birthDate"}
     assert resource["meta"]["tag"][-1]["code"] == "SUBSETTED"
+
+
+@pytest.mark.usefixtures("people")
+async def test_explain_shows_index_scans_for_indexed_parameters(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    await app.state.services.repository.collections.ensure_indexes(["Patient", "Observation"])
+
+    async def plan_of(url: str, **params: str) -> str:
+        response = await client.get(url, params={**params, "_explain": "true"})
+        assert response.status_code == 200, response.text
+        parts = {p["name"]: p["valueString"] for p in response.json()["parameter"]}
+        return parts["plan"]
+
+    assert "IXSCAN" in await plan_of("Patient", family="mul")
+    assert "IXSCAN" in await plan_of("Observation", code="http://loinc.org|4548-4")
+    assert "IXSCAN" in await plan_of("Observation", subject="Patient/p1")
+    assert "IXSCAN" not in await plan_of("Patient", gender="male")  # not indexed: a scan
