@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import TaskID
 from rich.table import Table
 
 from fhir_server.config import Settings, load_settings
@@ -148,6 +149,57 @@ def db_status(data_dir: DataDir = None) -> None:
     for name, count in collections.items():
         table.add_row(name, str(count))
     console.print(table)
+
+
+@app.command()
+def reindex(
+    rtype: Annotated[
+        list[str] | None, typer.Option("--type", help="Only this resource type (repeatable)")
+    ] = None,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Start over instead of resuming")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Recompute search index values (resumable: an interrupted run continues where it
+    stopped)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from fhir_server.model.resource_types import supported_types
+    from fhir_server.storage.collections import Collections
+    from fhir_server.storage.mongo import connect
+    from fhir_server.storage.reindex import reindex as run_reindex
+
+    settings = _settings(data_dir)
+    unknown = sorted(set(rtype or ()) - supported_types())
+    if unknown:
+        console.print(f"[red]error:[/red] not resource types served here: {', '.join(unknown)}")
+        raise typer.Exit(2)
+
+    async def run(uri: str, bar: Progress) -> tuple[int, int]:
+        client = connect(uri)
+        try:
+            collections = Collections(client[settings.database])
+            types = rtype or await collections.existing_types(supported_types())
+            tasks: dict[str, TaskID] = {}
+
+            def progress(name: str, done: int, total: int) -> None:
+                if name not in tasks:
+                    tasks[name] = bar.add_task(name, total=total)
+                bar.update(tasks[name], completed=done, total=total)
+
+            return await run_reindex(collections, sorted(types), progress, restart=restart)
+        finally:
+            await client.close()
+
+    with (
+        database_uri(settings.mongodb_uri, settings.data_dir) as uri,
+        Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console
+        ) as bar,
+    ):
+        checked, changed = asyncio.run(run(uri, bar))
+    console.print(f"reindexed {checked} resources ({changed} changed)")
 
 
 @app.command()

@@ -122,6 +122,7 @@ def test_help_for_every_command(tmp_path: Path) -> None:
         "demo": (MEDREC, ["demo", "--help"]),
         "db status": (MEDREC, ["db", "status", "--help"]),
         "openapi": (MEDREC, ["openapi", "--help"]),
+        "reindex": (MEDREC, ["reindex", "--help"]),
         "console script": ([str(console_script)], ["--help"]),
     }
     # In parallel: each one is a Python start-up (about a second of CPU).
@@ -145,13 +146,14 @@ def test_help_for_every_command(tmp_path: Path) -> None:
         outputs[name] = stdout
 
     top = outputs["console script"]  # `medrec --help`, through the installed entry point
-    for command in ("serve", "demo", "db", "openapi"):
+    for command in ("serve", "demo", "db", "openapi", "reindex"):
         assert re.search(rf"^\W*{command}\s", top, flags=re.MULTILINE), top
     for option in ("--host", "--port", "--data-dir", "--demo"):
         assert option in outputs["serve"], outputs["serve"]
     assert "--data-dir" in outputs["demo"]
     assert "--data-dir" in outputs["db status"]
     assert "--output" in outputs["openapi"]
+    assert "--type" in outputs["reindex"] and "--restart" in outputs["reindex"]
 
 
 @pytest.mark.parametrize("command", [["serve"], ["demo"]])
@@ -174,3 +176,14 @@ def test_bad_setting_error_is_short(cli_env: dict[str, str], tmp_path: Path) -> 
     assert "Traceback" not in output, describe(result)
     assert "MEDREC_PORT" in output, describe(result)
     assert len(output.splitlines()) <= 10, describe(result)
+
+
+def test_reindex_command(cli_env: dict[str, str], tmp_path: Path) -> None:
+    loaded = run(["demo"], cli_env, tmp_path)
+    assert loaded.returncode == 0, describe(loaded)
+    result = run(["reindex", "--type", "Patient", "--type", "Observation"], cli_env, tmp_path)
+    assert result.returncode == 0, describe(result)
+    assert "reindexed 30 resources (0 changed)" in result.stdout, describe(result)
+    bad = run(["reindex", "--type", "Spaceship"], cli_env, tmp_path)
+    assert bad.returncode == 2
+    assert "Spaceship" in bad.stdout + bad.stderr

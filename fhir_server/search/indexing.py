@@ -7,7 +7,8 @@ from types import ModuleType
 from typing import Any
 
 from fhir_server.errors import NotSupported
-from fhir_server.search.definitions import SearchParam
+from fhir_server.search.definitions import SearchParam, search_params
+from fhir_server.search.extract import extractor
 from fhir_server.search.index_types import (
     composite,
     date,
@@ -28,6 +29,16 @@ _MODULES: dict[str, ModuleType] = {
     "quantity": quantity,
     "uri": uri,
 }
+
+
+def index_resource(rtype: str, resource: dict[str, Any]) -> dict[str, Any]:
+    """``idx`` of a resource, but for ``_lastUpdated`` (see ``last_updated_entries``)."""
+    return index_entries(search_params(rtype), extractor(rtype).extract(resource))
+
+
+def last_updated_entries(last_updated: str) -> list[Any]:
+    """meta.lastUpdated is only known once a version is stamped, after extraction."""
+    return date.index([last_updated])
 
 
 def index_entries(

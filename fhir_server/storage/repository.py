@@ -26,12 +26,9 @@ from fhir_server.model.ids import check_id, new_id
 from fhir_server.model.json_input import check_shape, dumps, to_plain
 from fhir_server.model.resource_types import supported_types
 from fhir_server.model.validation import Validator
-from fhir_server.search.definitions import search_params
-from fhir_server.search.extract import extractor
 from fhir_server.search.filters import conjunction
 from fhir_server.search.index_plan import choose_index
-from fhir_server.search.index_types import date as date_index
-from fhir_server.search.indexing import index_entries
+from fhir_server.search.indexing import index_resource, last_updated_entries
 from fhir_server.search.paging import after as keyset_after
 from fhir_server.search.paging import key_of
 from fhir_server.storage.collections import Collections, Document
@@ -323,7 +320,7 @@ class Repository:
         exact = _with_identity(resource, rid) if has_decimal else None
         plain = _with_identity(to_plain(resource) if has_decimal else resource, rid)
         self.validator.validate(plain)
-        index = index_entries(search_params(rtype), extractor(rtype).extract(exact or plain))
+        index = index_resource(rtype, exact or plain)
         return _Prepared(plain, exact, patient_compartments(plain), index)
 
 
@@ -385,7 +382,7 @@ def _stamp(
     if prepared.compartments:
         doc["comp"] = prepared.compartments
     # meta.lastUpdated is only known now, after extraction.
-    doc["idx"] = {**prepared.index, "_lastUpdated": date_index.index([stamp["lastUpdated"]])}
+    doc["idx"] = {**prepared.index, "_lastUpdated": last_updated_entries(stamp["lastUpdated"])}
     if patched:
         doc["patch"] = True
     if prepared.exact is not None:

@@ -1,0 +1,56 @@
+"""Reindexing rebuilds search index values and resumes after an interruption."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from fhir_server.storage import reindex as reindex_module
+from fhir_server.storage.reindex import STATE_COLLECTION, reindex
+from tests.helpers import patient
+
+
+class Interrupted(Exception):
+    pass
+
+
+async def test_reindex_restores_index_and_resumes(
+    client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(7):
+        body = patient(id=f"r{n}", name=[{"family": f"Family{n}"}])
+        assert (await client.put(f"Patient/r{n}", json=body)).status_code == 201
+    await client.delete("Patient/r6")
+    collections = app.state.services.repository.collections
+    patients = await collections.current("Patient")
+    await patients.update_many({}, {"$unset": {"idx": ""}})  # as if definitions had changed
+    found = await client.get("Patient", params={"family": "family3"})
+    assert found.json()["entry"] == []
+
+    monkeypatch.setattr(reindex_module, "BATCH", 2)
+    calls: list[tuple[str, int, int]] = []
+
+    def stop_after_first_batch(rtype: str, done: int, total: int) -> None:
+        calls.append((rtype, done, total))
+        raise Interrupted
+
+    with pytest.raises(Interrupted):
+        await reindex(collections, ["Patient"], stop_after_first_batch)
+    state = await collections.db[STATE_COLLECTION].find_one({"_id": "Patient"})
+    assert state is not None and state["after"] == "r1" and state["count"] == 2
+
+    progress: list[tuple[str, int, int]] = []
+    checked, rewritten = await reindex(
+        collections, ["Patient"], lambda *args: progress.append(args)
+    )
+    assert checked == rewritten == 4  # r2..r5 (r0, r1 done before the interruption; r6 is deleted)
+    assert progress[0][1] == 4  # resumed after the checkpoint, not from the start
+    assert await collections.db[STATE_COLLECTION].count_documents({}) == 0
+
+    bundle: dict[str, Any] = (await client.get("Patient", params={"family": "family3"})).json()
+    assert [e["resource"]["id"] for e in bundle["entry"]] == ["r3"]
+    first = (await client.get("Patient", params={"family": "family0"})).json()
+    assert [e["resource"]["id"] for e in first["entry"]] == ["r0"]
