@@ -94,7 +94,8 @@ async def _search(
         explained = await repository.explain(rtype, query.filter, query.sort)
         return json_response(request, _explanation(query.filter, query.sort, explained), media)
     total = None
-    if search.total != "none" or search.summary_count:
+    # _count=0 asks for the number of matches only (fhirpy's count() sends it).
+    if search.total != "none" or search.summary_count or search.count == 0:
         total = await repository.count(rtype, query.filter)
     if search.summary_count or search.count == 0:
         page = SearchPage([], None)
