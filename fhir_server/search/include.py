@@ -37,24 +37,48 @@ class Finder(Protocol):
     ) -> Page: ...
 
 
+# How many rounds `:iterate` includes follow from what earlier rounds included.
+MAX_ITERATIONS = 3
+
+
 async def included(
     rtype: str, matches: list[Version], includes: tuple[Include, ...], finder: Finder
 ) -> list[Version]:
     seen = {(v.rtype, v.id) for v in matches}
     out: list[Version] = []
-    ids = [v.id for v in matches]
-    if not ids:
-        return out
-    for include in includes:
-        if include.reverse:
-            found = await _reverse(rtype, ids, include, finder)
-        else:
-            found = await _forward(rtype, ids, include, finder)
-        for version in found:
-            if (version.rtype, version.id) not in seen:
-                seen.add((version.rtype, version.id))
-                out.append(version)
+    frontier = matches
+    for round_ in range(MAX_ITERATIONS + 1):
+        # The first round applies every include to the matches; later rounds apply the
+        # :iterate ones to what the previous round added.
+        active = [i for i in includes if round_ == 0 or i.iterate]
+        added: list[Version] = []
+        for include in active:
+            for version in await _apply(include, frontier, round_ == 0, rtype, finder):
+                if (version.rtype, version.id) not in seen:
+                    seen.add((version.rtype, version.id))
+                    added.append(version)
+        out += added
+        frontier = added
+        if not frontier or not any(i.iterate for i in includes):
+            break
     return out
+
+
+async def _apply(
+    include: Include, frontier: list[Version], first: bool, rtype: str, finder: Finder
+) -> list[Version]:
+    found: list[Version] = []
+    by_type: dict[str, list[str]] = defaultdict(list)
+    for version in frontier:
+        by_type[version.rtype].append(version.id)
+    for owner_type, ids in by_type.items():
+        if first and owner_type != rtype:
+            continue
+        if include.reverse:
+            found += await _reverse(owner_type, ids, include, finder)
+        elif include.source_type == owner_type:
+            found += await _forward(owner_type, ids, include, finder)
+    return found
 
 
 async def _forward(rtype: str, ids: list[str], include: Include, finder: Finder) -> list[Version]:

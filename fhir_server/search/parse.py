@@ -65,10 +65,13 @@ class Include:
     param: SearchParam
     target_type: str | None
     reverse: bool
+    iterate: bool = False
 
     @property
     def text(self) -> tuple[str, str]:
-        name = "_revinclude" if self.reverse else "_include"
+        name = ("_revinclude" if self.reverse else "_include") + (
+            ":iterate" if self.iterate else ""
+        )
         tail = f":{self.target_type}" if self.target_type else ""
         return name, f"{self.source_type}:{self.param.code}{tail}"
 
@@ -143,7 +146,7 @@ def parse_search(
                 result["elements"] = _elements(value)
             elif name == "_explain":
                 result["explain"] = value == "true"
-            elif name in ("_include", "_revinclude"):
+            elif name in ("_include", "_revinclude", "_include:iterate", "_revinclude:iterate"):
                 includes.append(_include(rtype, name, value, params_of))
             else:
                 clauses.append((name, _clause(name, value, known, params_of, 0)))
@@ -225,15 +228,16 @@ def _has(name: str, value: str, params_of: ParamsOf, depth: int) -> Has:
 
 
 def _include(rtype: str, name: str, value: str, params_of: ParamsOf) -> Include:
-    reverse = name == "_revinclude"
-    if value == "*" or ":iterate" in name or value.endswith(":iterate"):
-        raise Unknown("'*' and :iterate are not supported yet")
+    reverse = name.startswith("_revinclude")
+    iterate = name.endswith(":iterate")
+    if value == "*" or value.endswith(":*"):
+        raise Unknown("'*' is not supported yet")
     parts = value.split(":")
     if len(parts) not in (2, 3) or not _TYPE.fullmatch(parts[0]):
         raise Invalid(f"{name} takes the form Type:parameter[:TargetType]")
     source_type, code = parts[0], parts[1]
     target = parts[2] if len(parts) == 3 else None
-    if not reverse and source_type != rtype:
+    if not reverse and not iterate and source_type != rtype:
         raise Invalid(f"_include={value[:60]}: the source type must be {rtype}")
     source_params = params_of(source_type)
     if source_params is None:
@@ -243,7 +247,7 @@ def _include(rtype: str, name: str, value: str, params_of: ParamsOf) -> Include:
         raise Invalid(f"{name}: {code[:40]!r} is not a reference parameter of {source_type}")
     if target is not None and target not in param.targets:
         raise Invalid(f"{name}: {source_type}.{code} does not refer to {target[:40]!r}")
-    return Include(source_type, param, target, reverse)
+    return Include(source_type, param, target, reverse, iterate)
 
 
 def _values_text(clause: Clause | Has) -> str:

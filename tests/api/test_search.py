@@ -296,3 +296,33 @@ async def test_explain_shows_index_scans_for_indexed_parameters(
     assert "IXSCAN" in await plan_of("Observation", code="http://loinc.org|4548-4")
     assert "IXSCAN" in await plan_of("Observation", subject="Patient/p1")
     assert "IXSCAN" not in await plan_of("Patient", gender="male")  # not indexed: a scan
+
+
+@pytest.mark.usefixtures("people")
+async def test_include_iterate(client: httpx.AsyncClient) -> None:
+    await put(client, {"resourceType": "Organization", "id": "org1", "name": "ABC Medical"})
+    await put(client, patient(id="p1", name=[{"family": "Müller", "given": ["Anna"]}],
+                              managingOrganization={"reference": "Organization/org1"}))  # fmt: skip
+    params = [
+        ("_id", "o1"),
+        ("_include", "Observation:subject"),
+        ("_include:iterate", "Patient:organization"),
+    ]
+    bundle = (await client.get("Observation", params=params)).json()
+    assert by_mode(bundle, "include") == ["Organization/org1", "Patient/p1"]
+    without = await bundle_of(client, "Observation", _id="o1", _include="Observation:subject")
+    assert by_mode(without, "include") == ["Patient/p1"]
+    report = {"resourceType": "DiagnosticReport", "id": "dr2", "status": "final",
+              "code": {"text": "panel"}, "result": [{"reference": "Observation/o2"}]}  # fmt: skip
+    await put(client, report)
+    params = [
+        ("_id", "p1"),
+        ("_revinclude", "Observation:subject"),
+        ("_revinclude:iterate", "DiagnosticReport:result"),
+    ]
+    bundle = (await client.get("Patient", params=params)).json()
+    assert by_mode(bundle, "include") == [
+        "DiagnosticReport/dr2",
+        "Observation/o1",
+        "Observation/o2",
+    ]
