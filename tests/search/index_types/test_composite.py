@@ -3,16 +3,15 @@ search value must match inside ONE stored element."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pymongo import MongoClient
 from pymongo.collection import Collection
 
 from fhir_server.errors import Invalid, NotSupported
 from fhir_server.search.index_types import composite
+from tests.search.index_types.support import found, scratch_collection
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -48,24 +47,15 @@ COMPONENTS = {"cq": CODE_QUANTITY, "cs": CODE_STRING, "cd": CODE_DATE}
 
 @pytest.fixture(scope="module")
 def collection(mongodb_uri: str) -> Iterator[Collection[dict[str, Any]]]:
-    name = f"medrec_test_{uuid.uuid4().hex[:12]}"
-    client: MongoClient[dict[str, Any]] = MongoClient(mongodb_uri)
-    with client:
-        docs = []
-        for key, params in ELEMENTS.items():
-            idx = {}
-            for code, elements in params.items():
-                entries = composite.index_composite(elements, COMPONENTS[code])
-                if entries:
-                    idx[code] = entries
-            docs.append({"_id": key, "idx": idx})
-        client[name]["r"].insert_many(docs)
-        yield client[name]["r"]
-        client.drop_database(name)
-
-
-def found(collection: Collection[dict[str, Any]], filter_: dict[str, Any]) -> set[str]:
-    return {doc["_id"] for doc in collection.find(filter_, {"_id": 1})}
+    docs = []
+    for key, params in ELEMENTS.items():
+        idx = {}
+        for code, elements in params.items():
+            entries = composite.index_composite(elements, COMPONENTS[code])
+            if entries:
+                idx[code] = entries
+        docs.append({"_id": key, "idx": idx})
+    yield from scratch_collection(mongodb_uri, docs)
 
 
 @pytest.mark.parametrize(

@@ -3,17 +3,16 @@ times and zones, Periods with open ends, Timing."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo import MongoClient
 from pymongo.collection import Collection
 
 from fhir_server.errors import Invalid
 from fhir_server.search.index_types import date
+from tests.search.index_types.support import found, indexed_docs, scratch_collection
 
 PATH = "idx.p"
 TODAY = datetime.now(UTC).date()
@@ -47,21 +46,7 @@ LT = {"month", "year", "open-end", "open-start", "period", "old", "timing"}
 
 @pytest.fixture(scope="module")
 def collection(mongodb_uri: str) -> Iterator[Collection[dict[str, Any]]]:
-    name = f"medrec_test_{uuid.uuid4().hex[:12]}"
-    client: MongoClient[dict[str, Any]] = MongoClient(mongodb_uri)
-    with client:
-        client[name]["r"].insert_many(
-            [
-                {"_id": key, "idx": {"p": date.index(values)} if values else {}}
-                for key, values in VALUES.items()
-            ]
-        )
-        yield client[name]["r"]
-        client.drop_database(name)
-
-
-def found(collection: Collection[dict[str, Any]], filter_: dict[str, Any]) -> set[str]:
-    return {doc["_id"] for doc in collection.find(filter_, {"_id": 1})}
+    yield from scratch_collection(mongodb_uri, indexed_docs(VALUES, date.index))
 
 
 @pytest.mark.parametrize(

@@ -3,16 +3,15 @@ without system and code."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pymongo import MongoClient
 from pymongo.collection import Collection
 
 from fhir_server.errors import Invalid
 from fhir_server.search.index_types import quantity
+from tests.search.index_types.support import found, indexed_docs, scratch_collection
 
 PATH = "idx.p"
 UCUM = "http://unitsofmeasure.org"
@@ -33,20 +32,7 @@ MG_ANY_SYSTEM = {"mg", "unit-only", "other-system"}
 
 @pytest.fixture(scope="module")
 def collection(mongodb_uri: str) -> Iterator[Collection[dict[str, Any]]]:
-    name = f"medrec_test_{uuid.uuid4().hex[:12]}"
-    client: MongoClient[dict[str, Any]] = MongoClient(mongodb_uri)
-    with client:
-        docs = []
-        for key, values in VALUES.items():
-            entries = quantity.index(values or [])
-            docs.append({"_id": key, "idx": {"p": entries} if entries else {}})
-        client[name]["r"].insert_many(docs)
-        yield client[name]["r"]
-        client.drop_database(name)
-
-
-def found(collection: Collection[dict[str, Any]], filter_: dict[str, Any]) -> set[str]:
-    return {doc["_id"] for doc in collection.find(filter_, {"_id": 1})}
+    yield from scratch_collection(mongodb_uri, indexed_docs(VALUES, quantity.index))
 
 
 @pytest.mark.parametrize(

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pymongo import MongoClient
 from pymongo.collection import Collection
 
 from fhir_server.errors import Invalid, NotSupported
 from fhir_server.search.index_types import reference
+from tests.search.index_types.support import found, indexed_docs, scratch_collection
 
 PATH = "idx.p"
 UUID = "urn:uuid:0b6e3d2c-1111-2222-3333-444455556666"
@@ -33,20 +32,7 @@ VALUES: dict[str, list[Any] | None] = {
 
 @pytest.fixture(scope="module")
 def collection(mongodb_uri: str) -> Iterator[Collection[dict[str, Any]]]:
-    name = f"medrec_test_{uuid.uuid4().hex[:12]}"
-    client: MongoClient[dict[str, Any]] = MongoClient(mongodb_uri)
-    with client:
-        docs = []
-        for key, values in VALUES.items():
-            entries = reference.index(values or [])
-            docs.append({"_id": key, "idx": {"p": entries} if entries else {}})
-        client[name]["r"].insert_many(docs)
-        yield client[name]["r"]
-        client.drop_database(name)
-
-
-def found(collection: Collection[dict[str, Any]], filter_: dict[str, Any]) -> set[str]:
-    return {doc["_id"] for doc in collection.find(filter_, {"_id": 1})}
+    yield from scratch_collection(mongodb_uri, indexed_docs(VALUES, reference.index))
 
 
 @pytest.mark.parametrize(

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pymongo import MongoClient
 from pymongo.collection import Collection
 
 from fhir_server.errors import Invalid
 from fhir_server.search.index_types import string
+from tests.search.index_types.support import found, indexed_docs, scratch_collection
 
 PATH = "idx.p"
 VALUES: dict[str, list[Any] | None] = {
@@ -44,21 +43,9 @@ VALUES: dict[str, list[Any] | None] = {
 
 @pytest.fixture(scope="module")
 def collection(mongodb_uri: str) -> Iterator[Collection[dict[str, Any]]]:
-    name = f"medrec_test_{uuid.uuid4().hex[:12]}"
-    client: MongoClient[dict[str, Any]] = MongoClient(mongodb_uri)
-    with client:
-        docs: list[dict[str, Any]] = [
-            {"_id": key, "idx": {"p": string.index(values)} if values else {}}
-            for key, values in VALUES.items()
-        ]
-        docs.append({"_id": "empty-list", "idx": {"p": []}})
-        client[name]["r"].insert_many(docs)
-        yield client[name]["r"]
-        client.drop_database(name)
-
-
-def found(collection: Collection[dict[str, Any]], filter_: dict[str, Any]) -> set[str]:
-    return {doc["_id"] for doc in collection.find(filter_, {"_id": 1})}
+    docs = indexed_docs(VALUES, string.index)
+    docs.append({"_id": "empty-list", "idx": {"p": []}})  # stored empty: still "missing"
+    yield from scratch_collection(mongodb_uri, docs)
 
 
 @pytest.mark.parametrize(
