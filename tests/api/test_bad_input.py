@@ -151,3 +151,12 @@ async def test_patch_bad_documents(client: httpx.AsyncClient) -> None:
     smuggle = await client.patch(f"Patient/{rid}", json={"$set": {"gender": "male"}})
     assert smuggle.status_code == 400
     assert (await client.get(f"Patient/{rid}")).json()["meta"]["versionId"] == "1"
+
+
+async def test_dates_at_the_edge_of_the_calendar(client: httpx.AsyncClient) -> None:
+    overflow = await client.get("Patient/_history", params={"_since": "9999-12-31T23:59:59-01:00"})
+    assert overflow.status_code == 400
+    outcome_text(overflow)
+    assert (await client.get("Patient/_history", params={"_since": "9999"})).status_code == 200
+    search = await client.get("Patient", params={"birthdate": "ge9999-12-31"})
+    assert search.status_code == 200

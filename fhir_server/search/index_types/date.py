@@ -65,7 +65,7 @@ def instant_range(text: str, what: str) -> tuple[datetime, datetime]:
     try:
         low, high = datetime_range(text, what)
         return _floor_ms(low), _ceil_ms(high)
-    except OverflowError:  # datetime_range lets it through for e.g. 0001-01-01T00:00:00+01:00
+    except OverflowError:  # defensive: bounds at the edge of the calendar
         raise Invalid(f"{what}: {text[:40]!r} is out of range") from None
 
 
@@ -164,4 +164,4 @@ def _floor_ms(moment: datetime) -> datetime:
 
 def _ceil_ms(moment: datetime) -> datetime:
     rest = moment.microsecond % 1000
-    return moment + timedelta(microseconds=1000 - rest) if rest else moment
+    return _add(moment, timedelta(microseconds=1000 - rest)) if rest else moment
