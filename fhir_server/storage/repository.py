@@ -118,7 +118,7 @@ class Repository:
         coll = await self.collections.current(rtype)
         if after is not None:
             filter_ = conjunction([filter_, keyset_after(sort, after)])
-        cursor = _hinted(coll.find(filter_, _PROJECTION), rtype, filter_).sort(sort)
+        cursor = _hinted(coll.find(filter_, _PROJECTION), rtype, filter_, sort).sort(sort)
         cursor = cursor.limit(count + 1)
         docs = await cursor.to_list()
         more = len(docs) > count
@@ -335,9 +335,14 @@ def _storable() -> Iterator[None]:
 
 
 def _hinted(
-    cursor: AsyncCursor[Document], rtype: str, filter_: dict[str, Any]
+    cursor: AsyncCursor[Document],
+    rtype: str,
+    filter_: dict[str, Any],
+    sort: list[tuple[str, int]] | None = None,
 ) -> AsyncCursor[Document]:
     hint = choose_index(rtype, filter_)
+    if hint is None and sort and sort[0][0] == "_id":
+        hint = "_id_"  # nothing selective: walk the _id index in order instead of scan + sort
     return cursor.hint(hint) if hint else cursor
 
 
