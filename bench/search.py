@@ -893,6 +893,22 @@ def parse_args(argv: list[str] | None = None) -> Options:
     )
 
 
+def process_running(pid: int) -> bool:
+    """Whether a child process still runs (not exited, nor a zombie waiting to be reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
+
+
+def tail(path: Path, size: int = 3000) -> str:
+    try:
+        return path.read_text(errors="replace")[-size:]
+    except OSError as exc:
+        return f"(unreadable: {exc})"
+
+
 def print_line(console: Console, text: str) -> None:
     console.print(text, highlight=False, soft_wrap=True, markup=False)
 
@@ -944,6 +960,17 @@ async def benchmark(
             for target, side in (("medrec", result_.medrec), ("raw", result_.raw)):
                 for sample in side.error_samples:
                     print_line(console, f"    {target} error: {sample}")
+            for name, pid, log in (
+                ("database", database.pid, database.data_dir / "db.log"),
+                ("medrec", server.pid, server.log_path),
+            ):
+                if not process_running(pid):
+                    print_line(
+                        console,
+                        f"the {name} process (pid {pid}) has exited: stopping here. "
+                        f"Tail of {log}:\n{tail(log)}",
+                    )
+                    return loads, cases
         return loads, cases
     finally:
         await http.close()
