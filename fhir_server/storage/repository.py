@@ -340,10 +340,12 @@ def _hinted(
     filter_: dict[str, Any],
     sort: list[tuple[str, int]] | None = None,
 ) -> AsyncCursor[Document]:
-    hint = choose_index(rtype, filter_)
-    if hint is None and sort and sort[0][0] == "_id":
-        hint = "_id_"  # nothing selective: walk the _id index in order instead of scan + sort
-    return cursor.hint(hint) if hint else cursor
+    # SecantusDB 0.7 ignores the filter when given a hint and walks the whole hinted index
+    # (22k documents: 80 ms unhinted, 3 s hinted), so hint only the in-order walk of _id
+    # when nothing selective applies.
+    if choose_index(rtype, filter_) is None and sort and sort[0][0] == "_id":
+        return cursor.hint("_id_")
+    return cursor
 
 
 def check_type(rtype: str) -> None:
