@@ -91,17 +91,17 @@ async def _search(
     repository = ctx.repository
     query = await plan(search, repository, extra)
     if search.explain:
-        explained = await repository.explain(rtype, query.filter, query.sort)
-        return json_response(request, _explanation(query.filter, query.sort, explained), media)
+        explained = await repository.explain(rtype, query.queries, query.sort)
+        return json_response(request, _explanation(query.queries, query.sort, explained), media)
     total = None
     # _count=0 asks for the number of matches only (fhirpy's count() sends it).
     if search.total != "none" or search.summary_count or search.count == 0:
-        total = await repository.count(rtype, query.filter)
+        total = await repository.count(rtype, query.queries)
     if search.summary_count or search.count == 0:
         page = SearchPage([], None)
     else:
         after = decode_cursor(search.cursor, len(query.sort)) if search.cursor else None
-        page = await repository.search(rtype, query.filter, query.sort, search.count, after)
+        page = await repository.search(rtype, query.queries, query.sort, search.count, after)
     extras = await included(rtype, page.versions, search.includes, repository)
     base = fhir_base(request)
     bundle = _searchset(base, request.url.path, search, page, extras, total)
@@ -158,21 +158,20 @@ def _subset(body: bytes, elements: tuple[str, ...]) -> bytes:
 
 
 def _explanation(
-    filter_: dict[str, Any], sort: list[tuple[str, int]], explained: dict[str, Any]
+    queries: list[dict[str, Any]], sort: list[tuple[str, int]], plans: list[dict[str, Any]]
 ) -> bytes:
-    """``_explain=true``: the MongoDB filter, sort and the database's plan, as Parameters."""
+    """``_explain=true``: the MongoDB filters (a union: one per query), the sort and the
+    database's plan of each, as Parameters."""
 
     def text(value: object) -> str:
         return json.dumps(value, default=str, sort_keys=True)
 
-    planner = explained.get("queryPlanner", explained)
-    return dumps(
-        {
-            "resourceType": "Parameters",
-            "parameter": [
-                {"name": "filter", "valueString": text(filter_)},
-                {"name": "sort", "valueString": text(sort)},
-                {"name": "plan", "valueString": text(planner.get("winningPlan", planner))},
-            ],
-        }
-    )
+    parameters: list[dict[str, Any]] = []
+    for query, explained in zip(queries, plans, strict=True):
+        planner = explained.get("queryPlanner", explained)
+        parameters += [
+            {"name": "filter", "valueString": text(query)},
+            {"name": "plan", "valueString": text(planner.get("winningPlan", planner))},
+        ]
+    parameters.append({"name": "sort", "valueString": text(sort)})
+    return dumps({"resourceType": "Parameters", "parameter": parameters})

@@ -8,8 +8,8 @@ from typing import Any, Protocol
 
 from fhir_server.model.references import parse_reference
 from fhir_server.model.resource_types import supported_types
-from fhir_server.search.chain import INDEX_FIELD, LIVE
-from fhir_server.search.filters import conjunction
+from fhir_server.search.chain import INDEX_FIELD
+from fhir_server.search.filters import LIVE, Filter
 from fhir_server.search.parse import Include
 from fhir_server.storage.versions import Version
 
@@ -24,13 +24,13 @@ class Page(Protocol):
 
 class Finder(Protocol):
     async def collect(
-        self, rtype: str, filter_: dict[str, Any], field: str, limit: int
+        self, rtype: str, queries: list[Filter], field: str, limit: int
     ) -> list[Any]: ...
 
     async def search(
         self,
         rtype: str,
-        filter_: dict[str, Any],
+        queries: list[Filter],
         sort: list[tuple[str, int]],
         count: int,
         after: list[Any] | None,
@@ -83,7 +83,7 @@ async def _apply(
 
 async def _forward(rtype: str, ids: list[str], include: Include, finder: Finder) -> list[Version]:
     field = f"{INDEX_FIELD}.{include.param.code}"
-    entries = await finder.collect(rtype, {"_id": {"$in": ids}}, field, len(ids))
+    entries = await finder.collect(rtype, [{"_id": {"$in": ids}}], field, len(ids))
     targets: dict[str, set[str]] = defaultdict(set)
     for listed in entries:
         for entry in listed if isinstance(listed, list) else [listed]:
@@ -94,8 +94,8 @@ async def _forward(rtype: str, ids: list[str], include: Include, finder: Finder)
                 targets[target[0]].add(target[1])
     found: list[Version] = []
     for target_type, target_ids in sorted(targets.items()):
-        filter_ = conjunction([LIVE, {"_id": {"$in": sorted(target_ids)}}])
-        page = await finder.search(target_type, filter_, [("_id", 1)], MAX_INCLUDED, None)
+        query = {"_id": {"$in": sorted(target_ids)}, **LIVE}
+        page = await finder.search(target_type, [query], [("_id", 1)], MAX_INCLUDED, None)
         found += page.versions
     return found
 
@@ -104,6 +104,7 @@ async def _reverse(rtype: str, ids: list[str], include: Include, finder: Finder)
     if include.target_type not in (None, rtype):
         return []
     refs = [f"{rtype}/{rid}" for rid in ids]
-    filter_ = conjunction([LIVE, {f"{INDEX_FIELD}.{include.param.code}.r": {"$in": refs}}])
-    page = await finder.search(include.source_type, filter_, [("_id", 1)], MAX_INCLUDED, None)
+    # Positive on idx: deleted resources (stored without idx) never match.
+    query = {f"{INDEX_FIELD}.{include.param.code}.r": {"$in": refs}}
+    page = await finder.search(include.source_type, [query], [("_id", 1)], MAX_INCLUDED, None)
     return page.versions

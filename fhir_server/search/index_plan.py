@@ -8,7 +8,6 @@ indexed; the others are answered by scanning what the indexed ones select, or by
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
 
 from fhir_server.search.definitions import search_params
 
@@ -42,16 +41,8 @@ def index_fields(rtype: str, indexed: tuple[str, ...] = DEFAULT_INDEXED) -> list
     return fields
 
 
-def choose_index(rtype: str, filter_: dict[str, Any]) -> str | None:
-    """The index a search should use, as a hint: the embedded database's planner picks an index
-    only for a filter of one predicate, and real MongoDB takes the hint just as well.
-    Preference: ``_id``, then an indexed search parameter, then the patient compartment."""
-    if "_id" in filter_:
-        return "_id_"
-    indexed = set(index_fields(rtype))
-    for key in filter_:
-        if key in indexed:
-            return key
-    if "comp" in filter_:
-        return "patientCompartment"
-    return None
+@cache
+def served_fields(rtype: str) -> frozenset[str]:
+    """Every field of a current-resources collection that an index serves (besides ``_id``):
+    the search parameters', ``ts`` (_lastUpdated) and ``comp`` (patient compartments)."""
+    return frozenset([*index_fields(rtype), "ts", "comp"])

@@ -57,6 +57,8 @@ def index_entries(
             if module is None:
                 continue
             entries = module.index(values)
+            if param.type == "date":
+                entries = date.with_marker(entries)
         if entries:
             out[code] = entries
     return out

@@ -43,20 +43,49 @@ def _untag(value: Any) -> Any:
         and isinstance(value[1], int)
     ):
         return datetime.fromtimestamp(value[1] / 1000, UTC)
-    if isinstance(value, str | int | float) and not isinstance(value, bool):
+    if value is None or (isinstance(value, str | int | float) and not isinstance(value, bool)):
         return value
     raise ValueError("unexpected cursor value")
 
 
 def key_of(doc: dict[str, Any], sort: list[tuple[str, int]]) -> CursorValues:
-    return [doc.get(field) for field, _ in sort]
+    return [field_value(doc, field) for field, _ in sort]
 
 
-def after(sort: list[tuple[str, int]], key: CursorValues) -> dict[str, Any]:
-    """Documents strictly after ``key`` in ``sort`` order."""
-    alternatives = []
+def field_value(doc: dict[str, Any], field: str) -> Any:
+    value: Any = doc
+    for part in field.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def after(sort: list[tuple[str, int]], key: CursorValues) -> list[dict[str, Any]]:
+    """Documents strictly after ``key`` in ``sort`` order, as alternatives free of top-level
+    operators (see ``filters``). A missing value (None) sorts first ascending and last
+    descending, as MongoDB orders null; ``{field: None}`` matches null and missing."""
+    alternatives: list[dict[str, Any]] = []
     for position, (field, direction) in enumerate(sort):
-        clause = {f: v for (f, _), v in zip(sort[:position], key[:position], strict=True)}
-        clause[field] = {"$gt" if direction == 1 else "$lt": key[position]}
-        alternatives.append(clause)
-    return alternatives[0] if len(alternatives) == 1 else {"$or": alternatives}
+        ties = {f: v for (f, _), v in zip(sort[:position], key[:position], strict=True)}
+        value = key[position]
+        if value is None:
+            if direction == 1:  # everything with a value follows the missing ones
+                alternatives.append({**ties, field: {"$ne": None}})
+        elif direction == 1:
+            alternatives.append({**ties, field: {"$gt": value}})
+        else:
+            alternatives.append({**ties, field: {"$lt": value}})
+            alternatives.append({**ties, field: None})
+    return alternatives
+
+
+def in_order(docs: list[dict[str, Any]], sort: list[tuple[str, int]]) -> list[dict[str, Any]]:
+    """``docs`` ordered as the database orders them under ``sort``: merges the results of
+    several queries."""
+    ordered = list(docs)
+    for field, direction in reversed(sort):  # stable sorts, last key first
+        ordered.sort(key=lambda doc: _comparable(field_value(doc, field)), reverse=direction == -1)
+    return ordered
+
+
+def _comparable(value: Any) -> tuple[int, Any]:
+    return (0, 0) if value is None else (1, value)

@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 
 from fhir_server.errors import Invalid
 from fhir_server.search.definitions import SearchParam
+from fhir_server.search.sorting import SPECIAL as SPECIAL_SORTS
+from fhir_server.search.sorting import sortable
 
 FORMAT_PARAMS = frozenset({"_format", "_pretty"})
 MODIFIER_TYPES = frozenset({"missing", "exact", "contains", "text", "not", "above", "below",
                             "in", "not-in", "of-type", "identifier"})  # fmt: skip
-SORTABLE = frozenset({"_id", "_lastUpdated"})
+MAX_SORT_KEYS = 3
 TOTALS = frozenset({"none", "estimate", "accurate"})
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
 _TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
@@ -137,7 +139,7 @@ def parse_search(
             elif name == "_count":
                 result["count"] = _count(value, max_count)
             elif name == "_sort":
-                result["sort"] = _sort(value)
+                result["sort"] = _sort(value, known)
             elif name == "_total":
                 result["total"] = _total(value)
             elif name == "_summary":
@@ -262,15 +264,22 @@ def _count(value: str, max_count: int) -> int:
     return min(int(value), max_count)
 
 
-def _sort(value: str) -> tuple[SortKey, ...]:
-    keys = []
+def _sort(value: str, known: dict[str, SearchParam]) -> tuple[SortKey, ...]:
+    keys: list[SortKey] = []
     for part in value.split(","):
         descending = part.startswith("-")
         code = part.removeprefix("-")
-        if code not in SORTABLE:
-            sortable = ", ".join(sorted(SORTABLE))
-            raise Invalid(f"_sort: {code[:40]!r} is not sortable here (sortable: {sortable})")
+        param = known.get(code)
+        if code not in SPECIAL_SORTS and (param is None or not sortable(param)):
+            raise Invalid(
+                f"_sort: {code[:40]!r} is not a sortable search parameter of this type "
+                "(composite and special parameters are not sortable; _id and _lastUpdated are)"
+            )
+        if any(key.code == code for key in keys):
+            raise Invalid(f"_sort: {code[:40]!r} is given twice")
         keys.append(SortKey(code, descending))
+    if len(keys) > MAX_SORT_KEYS:
+        raise Invalid(f"_sort: at most {MAX_SORT_KEYS} keys")
     return tuple(keys)
 
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from fhir_server.search.indexing import index_resource, last_updated_entries
+from fhir_server.search.sorting import sort_values
 from fhir_server.storage.collections import Collections
 from fhir_server.storage.versions import instant
 
@@ -47,10 +48,11 @@ async def reindex(
                 if doc.get("del"):
                     continue
                 index = index_resource(rtype, _resource(doc))
+                fields = {"srt": {}, "srd": {}, **sort_values(rtype, index)}
                 index["_lastUpdated"] = last_updated_entries(instant(doc["ts"]))
                 # A newer version written meanwhile was indexed by its own write: leave it.
                 result = await coll.update_one(
-                    {"_id": doc["_id"], "v": doc["v"]}, {"$set": {"idx": index}}
+                    {"_id": doc["_id"], "v": doc["v"]}, {"$set": {"idx": index, **fields}}
                 )
                 checked += 1
                 rewritten += result.modified_count

@@ -35,6 +35,7 @@ from typing import Any
 
 from fhir_server.errors import Invalid
 from fhir_server.model.datetimes import datetime_range
+from fhir_server.search.filters import WIDE, Narrow
 from fhir_server.search.index_types.common import (
     Conditions,
     entry_filter,
@@ -46,6 +47,7 @@ from fhir_server.search.index_types.common import (
 from fhir_server.search.index_types.common import missing as missing  # part of the interface
 
 MIN = datetime(1, 1, 1, tzinfo=UTC)
+NARROW_WIDTH = timedelta(days=1)
 MAX = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
 AP_MINIMUM = timedelta(days=1)
 
@@ -80,10 +82,62 @@ def query(path: str, value: str, modifier: str | None) -> dict[str, Any]:
     return entry_filter(path, range_conditions(prefix, low, high, _approximation(low, high)))
 
 
+def with_marker(entries: list[Any]) -> list[Any]:
+    """The entries of a date parameter (not of a composite's component), plus the ``WIDE``
+    marker ``{"lo": "wide"}`` when they are several or one is wider than a day: only a single
+    narrow entry lets a search bound ``lo`` through an index (see ``narrow``). The marker has
+    no ``hi`` and a string ``lo``, which no date condition matches."""
+    wide = len(entries) > 1 or any(e["hi"] - e["lo"] > NARROW_WIDTH for e in entries)
+    return [*entries, {"lo": WIDE}] if wide else entries
+
+
+def narrow(code: str, path: str, value: str, modifier: str | None) -> Narrow:
+    """The search value's form for a resource whose parameter holds one entry no wider than a
+    day: alternatives become negations (``ge`` = not (hi <= H and lo < L)), and every match
+    has its ``lo`` within ``low``."""
+    no_modifier(modifier, "date")
+    prefix, text = split_prefix(unescape(value))
+    low, high = instant_range(text, "date search value")
+    width = NARROW_WIDTH
+    inside = {"lo": {"$gte": low}, "hi": {"$lte": high}}
+    forms: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+        "eq": (_some(path, inside), {"$gte": low, "$lt": high}),
+        "ne": (_none(path, inside), {}),
+        "gt": (_some(path, {"hi": {"$gt": high}}), {"$gt": _add(high, -width)}),
+        "lt": (_some(path, {"lo": {"$lt": low}}), {"$lt": low}),
+        "ge": (
+            _none(path, {"hi": {"$lte": high}, "lo": {"$lt": low}}),
+            {"$gte": min(low, _add(high, -width))},
+        ),
+        "le": (_none(path, {"lo": {"$gte": low}, "hi": {"$gt": high}}), {"$lt": high}),
+        "sa": (_some(path, {"lo": {"$gte": high}}), {"$gte": high}),
+        "eb": (_some(path, {"hi": {"$lte": low}}), {"$lt": low}),
+    }
+    if prefix == "ap":
+        margin = _approximation(low, high)
+        (conditions,) = range_conditions(prefix, low, high, margin)
+        bounds = {"$gt": _add(low, -margin - width), "$lt": _add(high, margin)}
+        return Narrow(code, _some(path, conditions), bounds)
+    exact, bounds = forms[prefix]
+    return Narrow(code, exact, bounds)
+
+
+def _some(path: str, conditions: dict[str, Any]) -> dict[str, Any]:
+    return {path: {"$elemMatch": conditions}}
+
+
+def _none(path: str, conditions: dict[str, Any]) -> dict[str, Any]:
+    return {path: {"$not": {"$elemMatch": conditions}}}
+
+
 def sort_value(entries: list[Any], descending: bool) -> Any:
     """The earliest low ascending, the latest high descending."""
     key = "hi" if descending else "lo"
-    bounds = [entry[key] for entry in entries if isinstance(entry, dict) and key in entry]
+    bounds = [
+        entry[key]
+        for entry in entries
+        if isinstance(entry, dict) and isinstance(entry.get(key), datetime)
+    ]
     if not bounds:
         return None
     return max(bounds) if descending else min(bounds)
