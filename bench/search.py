@@ -688,7 +688,11 @@ async def describe(result: CaseResult, http: Http, raw: Raw) -> None:
         body = orjson.loads(await http.request("GET", f"{case.query}&_explain=true"))
         values = {p.get("name"): p.get("valueString") for p in body.get("parameter", ())}
         plan = values.get("plan")
-        result.medrec.plan = plan_summary(orjson.loads(plan)) if plan else "?"
+        summary = plan_summary(orjson.loads(plan)) if plan else "?"
+        queries = sum(1 for p in body.get("parameter", ()) if p.get("name") == "filter")
+        result.medrec.plan = f"leads with {values.get('index')}; db: {summary}" + (
+            f" (first of {queries} queries)" if queries > 1 else ""
+        )
     except Exception as exc:
         result.medrec.plan = f"n/a ({type(exc).__name__})"
     steps: list[Step] = []

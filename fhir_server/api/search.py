@@ -164,13 +164,14 @@ def _explanation(
     database's plan of each, as Parameters."""
 
     def text(value: object) -> str:
-        return json.dumps(value, default=str, sort_keys=True)
+        return json.dumps(value, default=str)  # key order matters: see filters
 
     parameters: list[dict[str, Any]] = []
     for query, explained in zip(queries, plans, strict=True):
         planner = explained.get("queryPlanner", explained)
         parameters += [
             {"name": "filter", "valueString": text(query)},
+            {"name": "index", "valueString": explained.get("medrecIndex") or "none (scan)"},
             {"name": "plan", "valueString": text(planner.get("winningPlan", planner))},
         ]
     parameters.append({"name": "sort", "valueString": text(sort)})

@@ -163,7 +163,8 @@ class Repository:
         plans = []
         for query in queries:
             cursor = _hinted(coll.find(query, _PAGE_PROJECTION), rtype, query, sort).sort(sort)
-            plans.append(await cursor.explain())
+            plan = await cursor.explain()
+            plans.append({**plan, "medrecIndex": access_path(rtype, query, sort)})
         return plans
 
     async def count(self, rtype: str, queries: list[Filter]) -> int:
@@ -356,16 +357,30 @@ def _hinted(
     filter_: dict[str, Any],
     sort: list[tuple[str, int]] | None = None,
 ) -> AsyncCursor[Document]:
-    # SecantusDB 0.7 ignores the filter when given a hint and walks the whole hinted index
-    # (22k documents: 80 ms unhinted, 3 s hinted), so hint only the in-order walk of _id
-    # when no index serves the filter's leading field (filters.branches puts it first).
-    leading = next(iter(filter_), None)
-    served = leading in served_fields(rtype) or (
-        leading == "_id" and isinstance(filter_["_id"], dict) and "$in" in filter_["_id"]
-    )
-    if not served and sort and sort[0][0] == "_id":
+    if access_path(rtype, filter_, sort) == _ID_WALK:
         return cursor.hint("_id_")
     return cursor
+
+
+_ID_WALK = "_id_ (walked in order)"
+_INDEX_NAMES = {"ts": "lastUpdated", "comp": "patientCompartment", "_id": "_id_"}
+
+
+def access_path(rtype: str, filter_: dict[str, Any], sort: list[tuple[str, int]] | None) -> str:
+    """The index a query is answered from: the one serving its leading field (the embedded
+    database looks up the first index-served field and filters those candidates; its
+    ``explain`` reports a scan for any filter of more than one field, even then), or, when
+    none does and the order is by ``_id``, an in-order walk of ``_id_`` (hinted: SecantusDB
+    0.7 ignores the filter under any other hint and walks the whole hinted index — 22k
+    documents: 80 ms unhinted, 3 s hinted). Empty when the query scans."""
+    leading = next(iter(filter_), None)
+    if leading in served_fields(rtype):
+        return _INDEX_NAMES.get(str(leading), str(leading))
+    if leading == "_id" and isinstance(filter_["_id"], dict) and "$in" in filter_["_id"]:
+        return "_id_"
+    if sort and sort[0][0] == "_id":
+        return _ID_WALK
+    return ""
 
 
 def check_type(rtype: str) -> None:

@@ -285,8 +285,24 @@ async def test_explain_returns_the_query_and_plan(client: httpx.AsyncClient) -> 
     response = await client.get("Patient", params={"family": "mul", "_explain": "true"})
     assert response.status_code == 200, response.text
     parts = {p["name"]: p["valueString"] for p in response.json()["parameter"]}
-    assert "idx.family.n" in parts["filter"]  # the index-friendly key beside the $elemMatch
+    assert parts["filter"].startswith('{"idx.family.n"')  # led by the indexed field
+    assert parts["index"] == "idx.family.n"
     assert '"stage"' in parts["plan"]
+
+
+async def test_explain_of_a_date_range_shows_each_query_and_its_index(
+    client: httpx.AsyncClient,
+) -> None:
+    params = [("date", "ge2024-01-01"), ("date", "lt2024-02-01"), ("_explain", "true")]
+    response = await client.get("Observation", params=params)
+    assert response.status_code == 200, response.text
+    parameters = response.json()["parameter"]
+    indexes = [p["valueString"] for p in parameters if p["name"] == "index"]
+    # resources with one narrow date; then those marked wide, once per alternative of ge
+    assert indexes == ["idx.date.lo"] * 3
+    filters = [p["valueString"] for p in parameters if p["name"] == "filter"]
+    assert '"$gte": "2024-01-01 00:00:00+00:00", "$lt": "2024-02-01 00:00:00+00:00"' in filters[0]
+    assert all(f.startswith('{"idx.date.lo": "wide"') for f in filters[1:])
 
 
 @pytest.mark.usefixtures("people")
