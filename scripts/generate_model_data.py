@@ -65,6 +65,27 @@ def compartment_paths(pkg: Path) -> dict[str, list[str]]:
     return out
 
 
+def summary_elements(pkg: Path, types: list[str]) -> dict[str, dict[str, list[str]]]:
+    """Resource type -> its top-level elements marked isSummary ("summary") and those
+    required (min >= 1, "mandatory"), a choice element as its name without "[x]"."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for rtype in types:
+        sd = json.loads((pkg / f"StructureDefinition-{rtype}.json").read_bytes())
+        summary: list[str] = []
+        mandatory: list[str] = []
+        for element in sd["snapshot"]["element"]:
+            path = element["path"]
+            if path.count(".") != 1:
+                continue
+            name = path.split(".", 1)[1].removesuffix("[x]")
+            if element.get("isSummary"):
+                summary.append(name)
+            if element.get("min", 0) >= 1:
+                mandatory.append(name)
+        out[rtype] = {"summary": summary, "mandatory": mandatory}
+    return out
+
+
 def main() -> None:
     pkg = Path(sys.argv[1]) if len(sys.argv) > 1 else r4_package_dir()
     DATA.mkdir(parents=True, exist_ok=True)
@@ -72,7 +93,10 @@ def main() -> None:
     (DATA / "patient_compartment.json").write_text(
         json.dumps(compartment_paths(pkg), indent=1, sort_keys=True) + "\n"
     )
-    print(f"wrote {DATA}/r4_resource_types.json and patient_compartment.json")
+    (DATA / "summary_elements.json").write_text(
+        json.dumps(summary_elements(pkg, resource_types(pkg)), indent=1, sort_keys=True) + "\n"
+    )
+    print(f"wrote {DATA}/r4_resource_types.json, patient_compartment.json, summary_elements.json")
 
 
 if __name__ == "__main__":

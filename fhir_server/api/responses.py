@@ -11,8 +11,9 @@ from starlette.responses import Response
 from fhir_server.api.context import fhir_base
 from fhir_server.api.errors import operation_outcome
 from fhir_server.api.negotiation import http_date, prefer_return, wants_pretty
-from fhir_server.errors import Issue
+from fhir_server.errors import Invalid, Issue
 from fhir_server.model.json_input import dumps
+from fhir_server.model.summary import MODES, elements, summary
 from fhir_server.storage.versions import Version
 
 
@@ -34,7 +35,22 @@ def json_response(
 
 def resource_response(request: Request, version: Version, media_type: str) -> Response:
     assert version.body is not None
-    return json_response(request, version.body, media_type, 200, version_headers(version))
+    body = _subset(request, version.body)
+    return json_response(request, body, media_type, 200, version_headers(version))
+
+
+def _subset(request: Request, body: bytes) -> bytes:
+    """A read's ``_summary=true|text|data`` or ``_elements``."""
+    mode = request.query_params.get("_summary")
+    listed = request.query_params.get("_elements")
+    if mode not in (None, "false", "count", *MODES):
+        raise Invalid(f"_summary: {mode[:20]!r} is not one of true, text, data, count, false")
+    if mode in ("true", "text", "data"):
+        return dumps(summary(json.loads(body, parse_float=Decimal), mode))
+    if listed:
+        names = [name.strip() for name in listed.split(",") if name.strip()]
+        return dumps(elements(json.loads(body, parse_float=Decimal), names))
+    return body
 
 
 def not_modified(version: Version) -> Response:

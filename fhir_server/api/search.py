@@ -23,6 +23,7 @@ from fhir_server.errors import Invalid, NotFound
 from fhir_server.model.ids import check_id
 from fhir_server.model.json_input import dumps
 from fhir_server.model.resource_types import supported_types
+from fhir_server.model.summary import elements, summary
 from fhir_server.search.definitions import SearchParam, search_params
 from fhir_server.search.include import included
 from fhir_server.search.paging import decode_cursor, encode_cursor
@@ -33,10 +34,6 @@ from fhir_server.storage.versions import Version, instant
 
 router = APIRouter(prefix=FHIR_PATH, tags=["FHIR search"])
 FORM = "application/x-www-form-urlencoded"
-# Elements every _elements subset keeps.
-MANDATORY_ELEMENTS = ("resourceType", "id", "meta")
-SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
-             "code": "SUBSETTED"}  # fmt: skip
 
 
 @router.get("/{rtype}", summary="search-type")
@@ -121,8 +118,8 @@ def _searchset(
     if page.next_key is not None:
         cursor = urlencode([("_cursor", encode_cursor(page.next_key))])
         links.append({"relation": "next", "url": f"{self_url}&{cursor}"})
-    entries = [_entry(base, v, "match", search.elements) for v in page.versions]
-    entries += [_entry(base, v, "include", ()) for v in extras]
+    entries = [_entry(base, v, "match", search) for v in page.versions]
+    entries += [_entry(base, v, "include", search) for v in extras]
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "searchset",
@@ -135,26 +132,17 @@ def _searchset(
     return bundle
 
 
-def _entry(base: str, version: Version, mode: str, elements: tuple[str, ...]) -> dict[str, Any]:
+def _entry(base: str, version: Version, mode: str, search: SearchRequest) -> dict[str, Any]:
     body = version.body or b"{}"
-    if elements:
-        body = _subset(body, elements)
+    if search.elements and mode == "match":
+        body = dumps(elements(json.loads(body, parse_float=Decimal), search.elements))
+    elif search.summary in ("true", "text", "data"):
+        body = dumps(summary(json.loads(body, parse_float=Decimal), search.summary))
     return {
         "fullUrl": f"{base}/{version.rtype}/{version.id}",
         "resource": orjson.Fragment(body),
         "search": {"mode": mode},
     }
-
-
-def _subset(body: bytes, elements: tuple[str, ...]) -> bytes:
-    """``_elements``: the listed top-level elements plus the mandatory ones, tagged SUBSETTED."""
-    resource = json.loads(body, parse_float=Decimal)
-    keep = set(elements) | set(MANDATORY_ELEMENTS)
-    subset = {k: v for k, v in resource.items() if k in keep or k.removeprefix("_") in keep}
-    meta = dict(subset.get("meta") or {})
-    meta["tag"] = [*meta.get("tag", []), SUBSETTED]
-    subset["meta"] = meta
-    return dumps(subset)
 
 
 def _explanation(

@@ -92,11 +92,15 @@ class SearchRequest:
     sort: tuple[SortKey, ...] = ()
     cursor: str | None = None
     total: str = "none"
-    summary_count: bool = False
+    summary: str = "false"  # true, text, data, count or false
     elements: tuple[str, ...] = ()
     includes: tuple[Include, ...] = ()
     explain: bool = False
     ignored: tuple[str, ...] = field(default=())
+
+    @property
+    def summary_count(self) -> bool:
+        return self.summary == "count"
 
     def applied_params(self) -> list[tuple[str, str]]:
         """What the ``self`` link shows: the parameters actually applied."""
@@ -110,8 +114,8 @@ class SearchRequest:
             out.append(("_elements", ",".join(self.elements)))
         if self.total != "none":
             out.append(("_total", self.total))
-        if self.summary_count:
-            out.append(("_summary", "count"))
+        if self.summary != "false":
+            out.append(("_summary", self.summary))
         out.append(("_count", str(self.count)))
         return out
 
@@ -143,7 +147,7 @@ def parse_search(
             elif name == "_total":
                 result["total"] = _total(value)
             elif name == "_summary":
-                result["summary_count"] = _summary(value)
+                result["summary"] = _summary(value)
             elif name == "_elements":
                 result["elements"] = _elements(value)
             elif name == "_explain":
@@ -156,6 +160,8 @@ def parse_search(
             if strict:
                 raise Invalid(f"{name[:80]}: {unknown}") from None
             ignored.append(name[:80])
+    if result.get("elements") and result.get("summary", "false") not in ("false", "count"):
+        raise Invalid("_summary and _elements cannot be used together")
     return SearchRequest(
         rtype,
         tuple(clauses),
@@ -163,7 +169,7 @@ def parse_search(
         sort=result.get("sort", ()),  # type: ignore[arg-type]
         cursor=result.get("cursor"),  # type: ignore[arg-type]
         total=str(result.get("total", "none")),
-        summary_count=bool(result.get("summary_count", False)),
+        summary=str(result.get("summary", "false")),
         elements=result.get("elements", ()),  # type: ignore[arg-type]
         includes=tuple(includes),
         explain=bool(result.get("explain", False)),
@@ -289,13 +295,9 @@ def _total(value: str) -> str:
     return value
 
 
-def _summary(value: str) -> bool:
-    if value == "count":
-        return True
-    if value == "false":
-        return False
-    if value in ("true", "text", "data"):
-        raise Unknown(f"_summary={value} is not supported yet (count and false are)")
+def _summary(value: str) -> str:
+    if value in ("true", "text", "data", "count", "false"):
+        return value
     raise Invalid(f"_summary: {value[:20]!r} is not one of true, text, data, count, false")
 
 
