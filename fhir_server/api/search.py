@@ -4,6 +4,7 @@ search ``GET /Patient/{id}/{type}?...``."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -26,10 +27,15 @@ from fhir_server.model.resource_types import supported_types
 from fhir_server.model.summary import elements, summary
 from fhir_server.search.definitions import SearchParam, search_params
 from fhir_server.search.include import included
-from fhir_server.search.paging import decode_cursor, encode_cursor
+from fhir_server.search.paging import (
+    decode_any_cursor,
+    encode_backward_cursor,
+    encode_cursor,
+    reversed_sort,
+)
 from fhir_server.search.parse import SearchRequest, parse_search
-from fhir_server.search.plan import plan
-from fhir_server.storage.repository import SearchPage, check_type
+from fhir_server.search.plan import Plan, plan
+from fhir_server.storage.repository import Repository, check_type
 from fhir_server.storage.versions import Version, instant
 
 router = APIRouter(prefix=FHIR_PATH, tags=["FHIR search"])
@@ -95,21 +101,44 @@ async def _search(
     if search.total != "none" or search.summary_count or search.count == 0:
         total = await repository.count(rtype, query.queries)
     if search.summary_count or search.count == 0:
-        page = SearchPage([], None)
+        page = _Page([], None, None)
     else:
-        after = decode_cursor(search.cursor, len(query.sort)) if search.cursor else None
-        page = await repository.search(rtype, query.queries, query.sort, search.count, after)
+        page = await _page(repository, rtype, query, search)
     extras = await included(rtype, page.versions, search.includes, repository)
     base = fhir_base(request)
     bundle = _searchset(base, request.url.path, search, page, extras, total)
     return json_response(request, orjson.dumps(bundle), media)
 
 
+@dataclass(frozen=True)
+class _Page:
+    versions: list[Version]
+    next_key: list[Any] | None
+    previous_key: list[Any] | None
+
+
+async def _page(repository: Repository, rtype: str, query: Plan, search: SearchRequest) -> _Page:
+    """The requested page; a ``previous`` link's cursor reads backwards from its key (the sort
+    reversed) and turns the result around."""
+    if search.cursor is None:
+        page = await repository.search(rtype, query.queries, query.sort, search.count, None)
+        return _Page(page.versions, page.next_key, None)
+    key, backward = decode_any_cursor(search.cursor, len(query.sort))
+    if not backward:
+        page = await repository.search(rtype, query.queries, query.sort, search.count, key)
+        return _Page(page.versions, page.next_key, page.first_key)
+    back = reversed_sort(query.sort)
+    page = await repository.search(rtype, query.queries, back, search.count, key)
+    # Read backwards, the first resource found is the last of the page in the search's order:
+    # the next page starts after it (at ``key`` again); more found means an earlier page.
+    return _Page(page.versions[::-1], page.first_key, page.next_key)
+
+
 def _searchset(
     base: str,
     path: str,
     search: SearchRequest,
-    page: SearchPage,
+    page: _Page,
     extras: list[Version],
     total: int | None,
 ) -> dict[str, Any]:
@@ -118,6 +147,9 @@ def _searchset(
     if page.next_key is not None:
         cursor = urlencode([("_cursor", encode_cursor(page.next_key))])
         links.append({"relation": "next", "url": f"{self_url}&{cursor}"})
+    if page.previous_key is not None:
+        cursor = urlencode([("_cursor", encode_backward_cursor(page.previous_key))])
+        links.append({"relation": "previous", "url": f"{self_url}&{cursor}"})
     entries = [_entry(base, v, "match", search) for v in page.versions]
     entries += [_entry(base, v, "include", search) for v in extras]
     bundle: dict[str, Any] = {

@@ -23,6 +23,24 @@ def encode_cursor(values: CursorValues) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(tagged)).decode().rstrip("=")
 
 
+BACKWARD = "b."  # a cursor to the page before a key starts with this
+
+
+def encode_backward_cursor(values: CursorValues) -> str:
+    return BACKWARD + encode_cursor(values)
+
+
+def decode_any_cursor(text: str, size: int) -> tuple[CursorValues, bool]:
+    """(key, backward): ``backward`` for a ``previous`` link's cursor."""
+    if text.startswith(BACKWARD):
+        return decode_cursor(text[len(BACKWARD) :], size), True
+    return decode_cursor(text, size), False
+
+
+def reversed_sort(sort: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    return [(field, -direction) for field, direction in sort]
+
+
 def decode_cursor(text: str, size: int) -> CursorValues:
     try:
         raw = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))

@@ -153,7 +153,7 @@ def parse_search(
             elif name == "_explain":
                 result["explain"] = value == "true"
             elif name in ("_include", "_revinclude", "_include:iterate", "_revinclude:iterate"):
-                includes.append(_include(rtype, name, value, params_of))
+                includes += _includes(rtype, name, value, params_of)
             else:
                 clauses.append((name, _clause(name, value, known, params_of, 0)))
         except Unknown as unknown:
@@ -235,11 +235,32 @@ def _has(name: str, value: str, params_of: ParamsOf, depth: int) -> Has:
     return Has(source_type, reference, inner)
 
 
+def _includes(rtype: str, name: str, value: str, params_of: ParamsOf) -> list[Include]:
+    """One ``_include``/``_revinclude`` value; ``*`` (``_include=*``, ``Type:*``) stands for
+    every reference parameter of the source type (for ``_revinclude``, those that can refer
+    to the searched type)."""
+    reverse = name.startswith("_revinclude")
+    if value != "*" and not value.endswith(":*"):
+        return [_include(rtype, name, value, params_of)]
+    if value == "*" and reverse:
+        raise Unknown("_revinclude=* would search every resource type: name one, Type:*")
+    source_type = rtype if value == "*" else value[:-2]
+    source_params = params_of(source_type) if _TYPE.fullmatch(source_type) else None
+    if source_params is None:
+        raise Unknown(f"{source_type[:40]!r} is not a resource type served here")
+    codes = [
+        code
+        for code, param in sorted(source_params.items())
+        if param.type == "reference"
+        and not code.startswith("_")
+        and (not reverse or rtype in param.targets)
+    ]
+    return [_include(rtype, name, f"{source_type}:{code}", params_of) for code in codes]
+
+
 def _include(rtype: str, name: str, value: str, params_of: ParamsOf) -> Include:
     reverse = name.startswith("_revinclude")
     iterate = name.endswith(":iterate")
-    if value == "*" or value.endswith(":*"):
-        raise Unknown("'*' is not supported yet")
     parts = value.split(":")
     if len(parts) not in (2, 3) or not _TYPE.fullmatch(parts[0]):
         raise Invalid(f"{name} takes the form Type:parameter[:TargetType]")

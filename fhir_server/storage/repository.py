@@ -57,6 +57,7 @@ class WriteResult:
 class SearchPage:
     versions: list[Version]
     next_key: list[Any] | None  # sort key of the last resource, when there are more
+    first_key: list[Any] | None = None  # sort key of the first resource
 
 
 @dataclass(slots=True)
@@ -136,7 +137,8 @@ class Repository:
         more = len(docs) > count
         docs = docs[:count]
         versions = [version_from_document(rtype, doc) for doc in docs]
-        return SearchPage(versions, key_of(docs[-1], sort) if more and docs else None)
+        next_key = key_of(docs[-1], sort) if more and docs else None
+        return SearchPage(versions, next_key, key_of(docs[0], sort) if docs else None)
 
     async def collect(self, rtype: str, queries: list[Filter], field: str, limit: int) -> list[Any]:
         """The values of ``field`` (a dotted path) in at most ``limit`` current resources

@@ -258,6 +258,24 @@ async def test_include_and_revinclude(client: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.usefixtures("people")
+async def test_include_and_revinclude_wildcards(client: httpx.AsyncClient) -> None:
+    await put(client, {"resourceType": "Organization", "id": "org1", "name": "ABC"})
+    await put(client, patient(id="p1", managingOrganization={"reference": "Organization/org1"}))
+    # subject and patient both name p1: included once
+    for value in ("*", "Observation:*"):
+        bundle = await bundle_of(client, "Observation", _id="o1", _include=value)
+        assert by_mode(bundle, "include") == ["Patient/p1"]
+    bundle = await bundle_of(client, "Patient", _id="p1", _include="*")
+    assert by_mode(bundle, "include") == ["Organization/org1"]
+    bundle = await bundle_of(client, "Patient", _id="p1", _revinclude="Observation:*")
+    assert by_mode(bundle, "include") == ["Observation/o1", "Observation/o2"]
+    response = await client.get(
+        "Patient", params={"_revinclude": "*"}, headers={"Prefer": "handling=strict"}
+    )
+    assert response.status_code == 400
+
+
+@pytest.mark.usefixtures("people")
 async def test_patient_compartment_search(client: httpx.AsyncClient) -> None:
     assert await ids(client, "Patient/p1/Observation") == ["o1", "o2"]
     assert await ids(client, "Patient/p1/Observation", code="4548-4") == ["o1"]

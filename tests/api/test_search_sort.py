@@ -118,3 +118,33 @@ async def test_unsortable_is_400(client: httpx.AsyncClient, sort: str) -> None:
     response = await client.get("Observation", params={"_sort": sort})
     assert response.status_code == 400, response.text
     assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def _link(bundle: dict[str, Any], relation: str) -> str | None:
+    return next((x["url"] for x in bundle["link"] if x["relation"] == relation), None)
+
+
+@pytest.mark.usefixtures("people")
+@pytest.mark.parametrize("sort", ["birthdate", "-family", "_id"])
+async def test_previous_links_walk_back_to_the_first_page(
+    client: httpx.AsyncClient, sort: str
+) -> None:
+    pages: list[list[str]] = []
+    bundle = (await client.get("Patient", params={"_sort": sort, "_count": "2"})).json()
+    assert _link(bundle, "previous") is None  # the first page has none
+    while True:
+        pages.append([e["resource"]["id"] for e in bundle.get("entry", [])])
+        following = _link(bundle, "next")
+        if following is None:
+            break
+        bundle = (await client.get(following)).json()
+    back: list[list[str]] = []
+    while (previous := _link(bundle, "previous")) is not None:
+        bundle = (await client.get(previous)).json()
+        back.append([e["resource"]["id"] for e in bundle.get("entry", [])])
+        # and forward again from a page read backwards
+        following = _link(bundle, "next")
+        assert following is not None
+        forward = (await client.get(following)).json()
+        assert [e["resource"]["id"] for e in forward["entry"]] == pages[len(pages) - len(back)]
+    assert back == pages[-2::-1]
