@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from fhir_server import __version__
-from fhir_server.api import capabilities, rest, search
+from fhir_server.api import capabilities, rest, search, system_search
 from fhir_server.api.context import FHIR_PATH, Services
 from fhir_server.api.edge import EdgeMiddleware
 from fhir_server.api.errors import install_error_handlers
@@ -60,6 +60,7 @@ def create_app(settings: Settings, *, create_indexes: bool = True) -> FastAPI:
     app.include_router(capabilities.router)
     app.include_router(rest.router)
     app.include_router(search.router)
+    app.include_router(system_search.router)
 
     @app.get("/healthz", tags=["operations"], summary="liveness and database reachability")
     async def healthz(request: Request) -> Response:

@@ -32,7 +32,7 @@ TYPE_INTERACTIONS = (
     "create",
     "search-type",
 )
-SYSTEM_INTERACTIONS = ("history-system",)
+SYSTEM_INTERACTIONS = ("history-system", "search-system")
 BUILT = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -101,48 +101,52 @@ async def _search(
     if search.total != "none" or search.summary_count or search.count == 0:
         total = await repository.count(rtype, query.queries)
     if search.summary_count or search.count == 0:
-        page = _Page([], None, None)
+        page = ResultPage([], None, None)
     else:
         page = await _page(repository, rtype, query, search)
     extras = await included(rtype, page.versions, search.includes, repository)
     base = fhir_base(request)
-    bundle = _searchset(base, request.url.path, search, page, extras, total)
+    bundle = searchset(base, request.url.path, search, page, extras, total)
     return json_response(request, orjson.dumps(bundle), media)
 
 
 @dataclass(frozen=True)
-class _Page:
+class ResultPage:
     versions: list[Version]
     next_key: list[Any] | None
     previous_key: list[Any] | None
 
 
-async def _page(repository: Repository, rtype: str, query: Plan, search: SearchRequest) -> _Page:
+async def _page(
+    repository: Repository, rtype: str, query: Plan, search: SearchRequest
+) -> ResultPage:
     """The requested page; a ``previous`` link's cursor reads backwards from its key (the sort
     reversed) and turns the result around."""
     if search.cursor is None:
         page = await repository.search(rtype, query.queries, query.sort, search.count, None)
-        return _Page(page.versions, page.next_key, None)
+        return ResultPage(page.versions, page.next_key, None)
     key, backward = decode_any_cursor(search.cursor, len(query.sort))
     if not backward:
         page = await repository.search(rtype, query.queries, query.sort, search.count, key)
-        return _Page(page.versions, page.next_key, page.first_key)
+        return ResultPage(page.versions, page.next_key, page.first_key)
     back = reversed_sort(query.sort)
     page = await repository.search(rtype, query.queries, back, search.count, key)
     # Read backwards, the first resource found is the last of the page in the search's order:
     # the next page starts after it (at ``key`` again); more found means an earlier page.
-    return _Page(page.versions[::-1], page.first_key, page.next_key)
+    return ResultPage(page.versions[::-1], page.first_key, page.next_key)
 
 
-def _searchset(
+def searchset(
     base: str,
     path: str,
     search: SearchRequest,
-    page: _Page,
+    page: ResultPage,
     extras: list[Version],
     total: int | None,
+    leading: list[tuple[str, str]] = (),  # type: ignore[assignment]
 ) -> dict[str, Any]:
-    self_url = f"{base}{path.removeprefix(FHIR_PATH)}?{urlencode(search.applied_params())}"
+    applied = [*leading, *search.applied_params()]
+    self_url = f"{base}{path.removeprefix(FHIR_PATH)}?{urlencode(applied)}"
     links = [{"relation": "self", "url": self_url}]
     if page.next_key is not None:
         cursor = urlencode([("_cursor", encode_cursor(page.next_key))])

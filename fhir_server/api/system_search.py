@@ -1,0 +1,118 @@
+"""System-level search: ``GET /?_type=Patient,Observation&...`` (``_type`` optional).
+
+Only the parameters every listed type has apply (``_id``, ``_lastUpdated``, ``_tag``,
+``_profile``, ``_security``, ``_source`` and any other they share). Results come type by type,
+in the order of ``_type`` (all served types alphabetically without it), each type in the
+requested sort order; the paging cursor holds the type's position and its sort key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import orjson
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fhir_server.api.context import FHIR_PATH, fhir_base, services
+from fhir_server.api.negotiation import response_media_type
+from fhir_server.api.responses import json_response
+from fhir_server.api.search import ResultPage, searchset
+from fhir_server.errors import Invalid
+from fhir_server.model.resource_types import supported_types
+from fhir_server.search.definitions import SearchParam, search_params
+from fhir_server.search.paging import decode_cursor
+from fhir_server.search.parse import SearchRequest, parse_search
+from fhir_server.search.plan import plan
+from fhir_server.storage.versions import Version
+
+router = APIRouter(prefix=FHIR_PATH, tags=["FHIR search"])
+_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
+_ANY = "Resource"  # what the parser is told it searches
+
+
+@router.get("", summary="search-system")
+async def search_system(request: Request) -> Response:
+    media = response_media_type(request)
+    params = list(request.query_params.multi_items())
+    types = _types([value for name, value in params if name == "_type"])
+    common = _common_params(types)
+    ctx = services(request)
+    search = parse_search(
+        _ANY,
+        [(name, value) for name, value in params if name != "_type"],
+        lambda rtype: common if rtype == _ANY else None,
+        strict="handling=strict" in request.headers.get("prefer", "").replace(" ", ""),
+        default_count=ctx.settings.search_page_size,
+        max_count=ctx.settings.search_max_page_size,
+    )
+    if search.includes or search.explain:
+        raise Invalid("_include, _revinclude and _explain are not supported on system search")
+    total = None
+    if search.total != "none" or search.summary_count or search.count == 0:
+        total = 0
+        for rtype in types:
+            query = await plan(dataclasses.replace(search, rtype=rtype), ctx.repository)
+            total += await ctx.repository.count(rtype, query.queries)
+    page = ResultPage([], None, None)
+    if not (search.summary_count or search.count == 0):
+        page = await _page(request, search, types)
+    leading = [("_type", ",".join(types))] if "_type" in request.query_params else []
+    bundle = searchset(fhir_base(request), request.url.path, search, page, [], total, leading)
+    return json_response(request, orjson.dumps(bundle), media)
+
+
+async def _page(request: Request, search: SearchRequest, types: list[str]) -> ResultPage:
+    repository = services(request).repository
+    start, key = 0, None
+    found: list[Version] = []
+    next_key = None
+    for position, rtype in enumerate(types):
+        query = await plan(dataclasses.replace(search, rtype=rtype), repository)
+        if position == 0 and search.cursor is not None:
+            # [type position, 1 if a sort key follows else 0, *sort key]
+            cursor = decode_cursor(search.cursor, len(query.sort) + 2)
+            start, started = cursor[0], cursor[1]
+            if not isinstance(start, int) or not 0 <= start < len(types) or started not in (0, 1):
+                raise Invalid("_cursor: not a paging cursor issued by this server for this search")
+            key = cursor[2:] if started else None
+        if position < start:
+            continue
+        wanted = search.count - len(found)
+        page = await repository.search(
+            rtype, query.queries, query.sort, wanted, key if position == start else None
+        )
+        found += page.versions
+        if page.next_key is not None:
+            next_key = [position, 1, *page.next_key]
+            break
+        if len(found) == search.count:
+            # Full: the next page starts with the following type (it may hold no match).
+            if position + 1 < len(types):
+                next_key = [position + 1, 0, *[None] * len(query.sort)]
+            break
+    return ResultPage(found, next_key, None)
+
+
+def _types(values: list[str]) -> list[str]:
+    if not values:
+        return sorted(supported_types())
+    out: list[str] = []
+    for value in values:
+        for name in value.split(","):
+            name = name.strip()
+            if not _TYPE.fullmatch(name) or name not in supported_types():
+                raise Invalid(f"_type: {name[:40]!r} is not a resource type served here")
+            if name not in out:
+                out.append(name)
+    return out
+
+
+def _common_params(types: list[str]) -> dict[str, SearchParam]:
+    first = search_params(types[0])
+    shared = set(first)
+    for rtype in types[1:]:
+        shared &= set(search_params(rtype))
+    return {code: first[code] for code in shared}
