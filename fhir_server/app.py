@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,8 +19,23 @@ from fhir_server.config import Settings
 from fhir_server.model.resource_types import supported_types
 from fhir_server.model.validation import ModelValidator
 from fhir_server.storage.collections import Collections
+from fhir_server.storage.index_format import INDEX_FORMAT, stale_format
 from fhir_server.storage.mongo import connect
 from fhir_server.storage.repository import Repository
+
+log = logging.getLogger(__name__)
+
+
+async def _check_index_format(collections: Collections) -> None:
+    existing = await collections.existing_types(supported_types())
+    stale = await stale_format(collections.db, bool(existing))
+    if stale is not None:
+        log.warning(
+            "search index values are in format %d, this medrec writes format %d: searches "
+            "may miss resources until `medrec reindex` has run",
+            stale,
+            INDEX_FORMAT,
+        )
 
 
 def create_app(settings: Settings, *, create_indexes: bool = True) -> FastAPI:
@@ -35,6 +51,7 @@ def create_app(settings: Settings, *, create_indexes: bool = True) -> FastAPI:
         collections = Collections(client[settings.database])
         if create_indexes:
             await collections.ensure_indexes(sorted(supported_types()))
+        await _check_index_format(collections)
         repository = Repository(collections, ModelValidator(), settings.max_json_depth)
         app.state.services = Services(settings, repository)
         app.state.mongo = client

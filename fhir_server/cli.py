@@ -167,6 +167,7 @@ def reindex(
 
     from fhir_server.model.resource_types import supported_types
     from fhir_server.storage.collections import Collections
+    from fhir_server.storage.index_format import record_format
     from fhir_server.storage.mongo import connect
     from fhir_server.storage.reindex import reindex as run_reindex
 
@@ -188,7 +189,10 @@ def reindex(
                     tasks[name] = bar.add_task(name, total=total)
                 bar.update(tasks[name], completed=done, total=total)
 
-            return await run_reindex(collections, sorted(types), progress, restart=restart)
+            result = await run_reindex(collections, sorted(types), progress, restart=restart)
+            if not rtype:  # every type rewritten: the whole database is in the current format
+                await record_format(collections.db)
+            return result
         finally:
             await client.close()
 

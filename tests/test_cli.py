@@ -15,6 +15,7 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from fhir_server.demo import demo_resources
+from fhir_server.storage.index_format import INDEX_FORMAT, META_COLLECTION
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MEDREC = [sys.executable, "-m", "fhir_server.cli"]
@@ -187,3 +188,19 @@ def test_reindex_command(cli_env: dict[str, str], tmp_path: Path) -> None:
     bad = run(["reindex", "--type", "Spaceship"], cli_env, tmp_path)
     assert bad.returncode == 2
     assert "Spaceship" in bad.stdout + bad.stderr
+
+
+def test_full_reindex_records_the_index_format(
+    cli_env: dict[str, str], tmp_path: Path, mongodb_uri: str, database_name: str
+) -> None:
+    loaded = run(["demo"], cli_env, tmp_path)
+    assert loaded.returncode == 0, describe(loaded)
+    with MongoClient(mongodb_uri) as client:
+        meta = client[database_name][META_COLLECTION]
+        meta.replace_one({"_id": "searchIndexFormat"}, {"version": 1}, upsert=True)
+        partial = run(["reindex", "--type", "Patient"], cli_env, tmp_path)
+        assert partial.returncode == 0, describe(partial)
+        assert meta.find_one({"_id": "searchIndexFormat"})["version"] == 1  # not every type
+        full = run(["reindex"], cli_env, tmp_path)
+        assert full.returncode == 0, describe(full)
+        assert meta.find_one({"_id": "searchIndexFormat"})["version"] == INDEX_FORMAT

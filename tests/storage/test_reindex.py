@@ -54,3 +54,24 @@ async def test_reindex_restores_index_and_resumes(
     assert [e["resource"]["id"] for e in bundle["entry"]] == ["r3"]
     first = (await client.get("Patient", params={"family": "family0"})).json()
     assert [e["resource"]["id"] for e in first["entry"]] == ["r0"]
+
+
+async def test_an_old_index_format_is_reported_at_startup(
+    client: httpx.AsyncClient, app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fhir_server.app import _check_index_format
+    from fhir_server.storage.index_format import INDEX_FORMAT, META_COLLECTION
+
+    collections = app.state.services.repository.collections
+    meta = collections.db[META_COLLECTION]
+    assert (await meta.find_one({"_id": "searchIndexFormat"}))["version"] == INDEX_FORMAT
+    assert (await client.put("Patient/f1", json=patient(id="f1"))).status_code == 201
+    await meta.delete_many({})  # data written before formats were recorded
+    with caplog.at_level("WARNING"):
+        await _check_index_format(collections)
+    assert "medrec reindex" in caplog.text
+    caplog.clear()
+    await meta.insert_one({"_id": "searchIndexFormat", "version": INDEX_FORMAT})
+    with caplog.at_level("WARNING"):
+        await _check_index_format(collections)
+    assert "medrec reindex" not in caplog.text

@@ -1,0 +1,31 @@
+"""The version of the stored search index values (``idx``, ``srt``, ``srd``), so that data
+written by an older medrec is noticed: its searches could miss resources until
+``medrec reindex`` rewrites them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+# 1: the first release; 2: date parameters' WIDE marker and sort values (2026-11-29).
+INDEX_FORMAT = 2
+META_COLLECTION = "medrec_meta"
+_KEY = "searchIndexFormat"
+
+
+async def stale_format(db: AsyncDatabase[Any], has_resources: bool) -> int | None:
+    """The older format the database's index values are in, or None when current. A database
+    without resources is current by definition (and recorded as such)."""
+    doc = await db[META_COLLECTION].find_one({"_id": _KEY})
+    stored = int(doc["version"]) if doc else (1 if has_resources else None)
+    if stored is None:
+        await record_format(db)
+        return None
+    return stored if stored < INDEX_FORMAT else None
+
+
+async def record_format(db: AsyncDatabase[Any]) -> None:
+    await db[META_COLLECTION].replace_one(
+        {"_id": _KEY}, {"_id": _KEY, "version": INDEX_FORMAT}, upsert=True
+    )
