@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from pymongo.errors import PyMongoError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -27,8 +29,12 @@ log = logging.getLogger(__name__)
 
 
 async def _check_index_format(collections: Collections) -> None:
-    existing = await collections.existing_types(supported_types())
-    stale = await stale_format(collections.db, bool(existing))
+    try:
+        existing = await collections.existing_types(supported_types())
+        stale = await stale_format(collections.db, bool(existing))
+    except PyMongoError as error:
+        log.warning("could not check the search index format: %s", type(error).__name__)
+        return
     if stale is not None:
         log.warning(
             "search index values are in format %d, this medrec writes format %d: searches "
@@ -51,13 +57,15 @@ def create_app(settings: Settings, *, create_indexes: bool = True) -> FastAPI:
         collections = Collections(client[settings.database])
         if create_indexes:
             await collections.ensure_indexes(sorted(supported_types()))
-        await _check_index_format(collections)
+        # In the background: the server must start (and answer 503) while the database is down.
+        format_check = asyncio.create_task(_check_index_format(collections))
         repository = Repository(collections, ModelValidator(), settings.max_json_depth)
         app.state.services = Services(settings, repository)
         app.state.mongo = client
         try:
             yield
         finally:
+            format_check.cancel()
             await client.close()
 
     app = FastAPI(
