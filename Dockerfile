@@ -53,6 +53,12 @@ LABEL org.opencontainers.image.title="medrec" \
       org.opencontainers.image.description="FHIR R4 server on MongoDB" \
       org.opencontainers.image.licenses="Apache-2.0"
 
+# Tesseract's English language data (OCR of scans runs in-process through tesserocr, whose
+# wheel bundles libtesseract) and zbar (the fallback 1D barcode reader).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tesseract-ocr-eng libzbar0 \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --gid 10001 medrec \
     && useradd --no-log-init --uid 10001 --gid 10001 --no-create-home \
         --home-dir /var/lib/medrec --shell /usr/sbin/nologin medrec \
