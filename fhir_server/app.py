@@ -24,8 +24,23 @@ from fhir_server.storage.collections import Collections
 from fhir_server.storage.index_format import INDEX_FORMAT, stale_format
 from fhir_server.storage.mongo import connect
 from fhir_server.storage.repository import Repository
+from terminology import ucum
+from terminology.api import router as terminology_router
+from terminology.bindings import BindingValidator
+from terminology.stored import StoredContent, load_stored_content, site_service
 
 log = logging.getLogger(__name__)
+FORMAT_CHECK_TIMEOUT_S = 5.0
+
+
+async def _load_terminology(repository: Repository, stored: StoredContent) -> None:
+    """The site's own CodeSystems, ValueSets and ConceptMaps (bundled content serves until
+    then), and the UCUM parser, which takes about 2 s to build."""
+    await asyncio.to_thread(ucum.warm_up)
+    try:
+        await load_stored_content(repository, stored)
+    except PyMongoError as error:
+        log.warning("could not load stored terminology: %s", type(error).__name__)
 
 
 async def _check_index_format(collections: Collections) -> None:
@@ -57,15 +72,27 @@ def create_app(settings: Settings, *, create_indexes: bool = True) -> FastAPI:
         collections = Collections(client[settings.database])
         if create_indexes:
             await collections.ensure_indexes(sorted(supported_types()))
-        # In the background: the server must start (and answer 503) while the database is down.
-        format_check = asyncio.create_task(_check_index_format(collections))
-        repository = Repository(collections, ModelValidator(), settings.max_json_depth)
+        # Before serving, so that no write can precede it; bounded: the server must start
+        # (and answer 503) while the database is down.
+        try:
+            await asyncio.wait_for(_check_index_format(collections), FORMAT_CHECK_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("could not check the search index format: the database did not answer")
+        stored = StoredContent()
+        terminology = site_service(stored)
+        validator = BindingValidator(ModelValidator(), terminology)
+        repository = Repository(
+            collections, validator, settings.max_json_depth, listeners=[stored.on_change]
+        )
         app.state.services = Services(settings, repository)
+        app.state.terminology = terminology
+        # In the background: the server must start (and answer 503) while the database is down.
+        loading = asyncio.create_task(_load_terminology(repository, stored))
         app.state.mongo = client
         try:
             yield
         finally:
-            format_check.cancel()
+            loading.cancel()
             await client.close()
 
     app = FastAPI(
@@ -83,6 +110,8 @@ def create_app(settings: Settings, *, create_indexes: bool = True) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
     )
     app.include_router(capabilities.router)
+    # Before rest and search: their /{type}/{id} routes would take /CodeSystem/$lookup.
+    app.include_router(terminology_router)
     app.include_router(rest.router)
     app.include_router(search.router)
     app.include_router(system_search.router)

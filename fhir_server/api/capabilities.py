@@ -17,6 +17,7 @@ from fhir_server.api.negotiation import JSON_PATCH, response_media_type
 from fhir_server.api.responses import json_response
 from fhir_server.model.resource_types import supported_types
 from fhir_server.search.definitions import search_params
+from terminology.api import capability_operations
 
 router = APIRouter(prefix=FHIR_PATH, tags=["FHIR REST"])
 
@@ -68,11 +69,10 @@ def _capability_statement(base: str) -> bytes:
 
 
 def _resource(rtype: str) -> dict[str, Any]:
-    return {
+    entry = {
         "type": rtype,
         "profile": f"http://hl7.org/fhir/StructureDefinition/{rtype}",
         "interaction": [{"code": code} for code in TYPE_INTERACTIONS],
-        # Only the parameters we index and query; chaining and _has are not offered yet.
         "searchParam": [
             {"name": param.code, "definition": param.url, "type": param.type}
             for param in sorted(search_params(rtype).values(), key=lambda p: p.code)
@@ -85,3 +85,7 @@ def _resource(rtype: str) -> dict[str, Any]:
         "conditionalUpdate": False,
         "conditionalDelete": "not-supported",
     }
+    operations = capability_operations().get(rtype)
+    if operations:
+        entry["operation"] = operations
+    return entry

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -70,11 +70,29 @@ class _Prepared:
     index: dict[str, Any]  # search parameter code -> stored index entries
 
 
+# Told of each write once it is stored: (type, id, the new body, or None for a deletion).
+ChangeListener = Callable[[str, str, bytes | None], None]
+
+
 class Repository:
-    def __init__(self, collections: Collections, validator: Validator, max_depth: int = 64):
+    def __init__(
+        self,
+        collections: Collections,
+        validator: Validator,
+        max_depth: int = 64,
+        listeners: Sequence[ChangeListener] = (),
+    ):
         self.collections = collections
         self.validator = validator
         self.max_depth = max_depth
+        self.listeners = list(listeners)
+
+    def _changed(self, version: Version) -> Version:
+        # Inside a transaction (a session) this runs before the commit: listeners must cope
+        # with a change that is later rolled back (the terminology cache reloads, say).
+        for listener in self.listeners:
+            listener(version.rtype, version.id, None if version.deleted else version.body)
+        return version
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -197,7 +215,7 @@ class Repository:
         doc, version = _stamp(prepared, rtype, rid, 1, utc_now_ms())
         with _storable():
             await coll.insert_one(doc, session=session)
-        return version
+        return self._changed(version)
 
     async def update(
         self,
@@ -231,12 +249,12 @@ class Repository:
                         await coll.insert_one(doc, session=session)
                 except DuplicateKeyError:
                     continue  # created meanwhile by someone else: update it instead
-                return WriteResult(version, created=True)
+                return WriteResult(self._changed(version), created=True)
             _check_if_match(rtype, rid, current["v"], if_match)
             now = utc_now_ms(after=current["ts"])
             doc, version = _stamp(prepared, rtype, rid, current["v"] + 1, now, patched)
             if await self._replace(rtype, current, doc, now, session):
-                return WriteResult(version, created=bool(current.get("del")))
+                return WriteResult(self._changed(version), created=bool(current.get("del")))
             if if_match is not None:
                 raise PreconditionFailed(f"{rtype}/{rid} was changed by another request")
         raise Conflict(f"{rtype}/{rid} is being changed by many requests at once; try again")
@@ -294,7 +312,7 @@ class Repository:
             now = utc_now_ms(after=current["ts"])
             tombstone = {"_id": rid, "v": current["v"] + 1, "ts": now, "del": True}
             if await self._replace(rtype, current, tombstone, now, session):
-                return Version(rtype, rid, tombstone["v"], now, True, None)
+                return self._changed(Version(rtype, rid, tombstone["v"], now, True, None))
             if if_match is not None:
                 raise PreconditionFailed(f"{rtype}/{rid} was changed by another request")
         raise Conflict(f"{rtype}/{rid} is being changed by many requests at once; try again")
