@@ -25,6 +25,7 @@ from fhir_server.model.ids import check_id
 from fhir_server.model.json_input import dumps
 from fhir_server.model.resource_types import supported_types
 from fhir_server.model.summary import elements, summary
+from fhir_server.search.codes import CodeSets
 from fhir_server.search.definitions import SearchParam, search_params
 from fhir_server.search.include import included
 from fhir_server.search.paging import (
@@ -69,6 +70,12 @@ async def search_compartment(
     return await _search(request, rtype, list(request.query_params.multi_items()), extra)
 
 
+def code_sets(request: Request) -> CodeSets | None:
+    """The app's terminology service (token :in, :not-in, :above, :below), when it has one."""
+    codes: CodeSets | None = getattr(request.app.state, "terminology", None)
+    return codes
+
+
 def _params_of(rtype: str) -> dict[str, SearchParam] | None:
     return search_params(rtype) if rtype in supported_types() else None
 
@@ -92,7 +99,7 @@ async def _search(
         max_count=settings.search_max_page_size,
     )
     repository = ctx.repository
-    query = await plan(search, repository, extra)
+    query = await plan(search, repository, extra, code_sets(request))
     if search.explain:
         explained = await repository.explain(rtype, query.queries, query.sort)
         return json_response(request, _explanation(query.queries, query.sort, explained), media)

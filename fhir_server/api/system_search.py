@@ -19,13 +19,13 @@ from starlette.responses import Response
 from fhir_server.api.context import FHIR_PATH, fhir_base, services
 from fhir_server.api.negotiation import response_media_type
 from fhir_server.api.responses import json_response
-from fhir_server.api.search import ResultPage, searchset
+from fhir_server.api.search import ResultPage, code_sets, searchset
 from fhir_server.errors import Invalid
 from fhir_server.model.resource_types import supported_types
 from fhir_server.search.definitions import SearchParam, search_params
 from fhir_server.search.paging import decode_cursor
 from fhir_server.search.parse import SearchRequest, parse_search
-from fhir_server.search.plan import plan
+from fhir_server.search.plan import Plan, plan
 from fhir_server.storage.versions import Version
 
 router = APIRouter(prefix=FHIR_PATH, tags=["FHIR search"])
@@ -54,7 +54,7 @@ async def search_system(request: Request) -> Response:
     if search.total != "none" or search.summary_count or search.count == 0:
         total = 0
         for rtype in types:
-            query = await plan(dataclasses.replace(search, rtype=rtype), ctx.repository)
+            query = await _plan(request, search, rtype)
             total += await ctx.repository.count(rtype, query.queries)
     page = ResultPage([], None, None)
     if not (search.summary_count or search.count == 0):
@@ -70,7 +70,7 @@ async def _page(request: Request, search: SearchRequest, types: list[str]) -> Re
     found: list[Version] = []
     next_key = None
     for position, rtype in enumerate(types):
-        query = await plan(dataclasses.replace(search, rtype=rtype), repository)
+        query = await _plan(request, search, rtype)
         if position == 0 and search.cursor is not None:
             # [type position, 1 if a sort key follows else 0, *sort key]
             cursor = decode_cursor(search.cursor, len(query.sort) + 2)
@@ -94,6 +94,11 @@ async def _page(request: Request, search: SearchRequest, types: list[str]) -> Re
                 next_key = [position + 1, 0, *[None] * len(query.sort)]
             break
     return ResultPage(found, next_key, None)
+
+
+async def _plan(request: Request, search: SearchRequest, rtype: str) -> Plan:
+    one_type = dataclasses.replace(search, rtype=rtype)
+    return await plan(one_type, services(request).repository, None, code_sets(request))
 
 
 def _types(values: list[str]) -> list[str]:

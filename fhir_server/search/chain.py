@@ -7,7 +7,10 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from fhir_server.errors import Invalid, TooLarge
+from fhir_server.search import codes as terminology_modifiers
 from fhir_server.search import indexing
+from fhir_server.search.codes import CodeSets
+from fhir_server.search.definitions import SearchParam
 from fhir_server.search.filters import Filter, Part, branches
 from fhir_server.search.index_plan import served_fields
 from fhir_server.search.index_types import date
@@ -24,15 +27,18 @@ class Lookup(Protocol):
         matching one of ``queries`` (a union of filters, see ``filters.branches``)."""
 
 
-async def clause_part(clause: Clause | Has, rtype: str, lookup: Lookup) -> Part:
+async def clause_part(
+    clause: Clause | Has, rtype: str, lookup: Lookup, codes: CodeSets | None = None
+) -> Part:
+    """``codes``: the terminology that token :in, :not-in, :above and :below ask."""
     if isinstance(clause, Has):
-        return Part.of(await _has_filter(clause, rtype, lookup))
+        return Part.of(await _has_filter(clause, rtype, lookup, codes))
     if clause.chain is not None:
-        return Part.of(await _chain_filter(clause, lookup))
-    return simple_part(clause)
+        return Part.of(await _chain_filter(clause, lookup, codes))
+    return simple_part(clause, codes)
 
 
-def simple_part(clause: Clause) -> Part:
+def simple_part(clause: Clause, codes: CodeSets | None = None) -> Part:
     param = clause.param
     path = f"{INDEX_FIELD}.{param.code}"
     if clause.modifier == "missing":
@@ -44,7 +50,7 @@ def simple_part(clause: Clause) -> Part:
     alternatives = [
         alternative
         for value in clause.values
-        for alternative in Part.of(indexing.query(param, path, value, clause.modifier)).alternatives
+        for alternative in Part.of(_query(param, path, value, clause.modifier, codes)).alternatives
     ]
     narrow = None
     if param.type == "date" and len(clause.values) == 1:
@@ -52,22 +58,30 @@ def simple_part(clause: Clause) -> Part:
     return Part(tuple(alternatives), narrow)
 
 
+def _query(
+    param: SearchParam, path: str, value: str, modifier: str | None, codes: CodeSets | None
+) -> Filter:
+    if param.type == "token" and modifier in terminology_modifiers.MODIFIERS:
+        return terminology_modifiers.query(path, value, modifier, codes)
+    return indexing.query(param, path, value, modifier)
+
+
 def plan_part(part: Part, rtype: str) -> list[Filter]:
     return branches([part], served_fields(rtype))
 
 
-async def _chain_filter(clause: Clause, lookup: Lookup) -> Filter:
+async def _chain_filter(clause: Clause, lookup: Lookup, codes: CodeSets | None) -> Filter:
     assert clause.chain is not None
     references: list[str] = []
     for target in clause.chain_types:
-        inner = await clause_part(clause.chain, target, lookup)
+        inner = await clause_part(clause.chain, target, lookup, codes)
         ids = await _bounded(lookup, target, inner, "_id")
         references += [f"{target}/{rid}" for rid in ids]
     return {f"{INDEX_FIELD}.{clause.param.code}": {"$elemMatch": {"r": {"$in": references}}}}
 
 
-async def _has_filter(clause: Has, rtype: str, lookup: Lookup) -> Filter:
-    inner = await clause_part(clause.inner, clause.source_type, lookup)
+async def _has_filter(clause: Has, rtype: str, lookup: Lookup, codes: CodeSets | None) -> Filter:
+    inner = await clause_part(clause.inner, clause.source_type, lookup, codes)
     entries = await _bounded(
         lookup, clause.source_type, inner, f"{INDEX_FIELD}.{clause.reference.code}"
     )

@@ -8,8 +8,9 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-# 1: the first release; 2: date parameters' WIDE marker and sort values (2026-11-29).
-INDEX_FORMAT = 2
+# 1: the first release; 2: date parameters' WIDE marker and sort values; 3: quantities in
+# canonical UCUM units (both 2026-11-29).
+INDEX_FORMAT = 3
 META_COLLECTION = "medrec_meta"
 _KEY = "searchIndexFormat"
 

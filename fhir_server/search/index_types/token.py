@@ -21,7 +21,7 @@ not known here, so ``system|code`` does not find it; the extractor may pass it a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fhir_server.errors import Invalid, NotSupported
@@ -52,10 +52,8 @@ def query(path: str, value: str, modifier: str | None) -> dict[str, Any]:
         return entry_filter(path, [{"t": starts_with(normalize(unescape(value)))}])
     if modifier == "of-type":
         return entry_filter(path, [_of_type(value)])
-    if modifier in _TERMINOLOGY:
-        raise NotSupported(
-            f"Token modifier :{modifier} needs the terminology service, which is not available yet"
-        )
+    if modifier in _TERMINOLOGY:  # search/codes.py answers them, with the terminology service
+        raise NotSupported(f"Token modifier :{modifier} needs a terminology service")
     raise Invalid(f"Modifier :{modifier[:40]} is not allowed on a token search parameter")
 
 
@@ -80,6 +78,25 @@ def code_conditions(value: str, system_field: str, code_field: str) -> Condition
             raise Invalid("Token '|' names neither a system nor a code")
         return {system_field: system}
     return {system_field: system, code_field: code}
+
+
+def codes_filter(
+    path: str, pairs: Iterable[tuple[str, str]], *, negate: bool = False
+) -> dict[str, Any]:
+    """Some entry has one of the (system, code) pairs (with ``negate``: none has)."""
+    by_system: dict[str, list[str]] = {}
+    for system, code in sorted(pairs):
+        by_system.setdefault(system, []).append(code)
+    alternatives = [
+        {"s": system, "c": codes[0] if len(codes) == 1 else {"$in": codes}}
+        for system, codes in by_system.items()
+    ]
+    if not alternatives:  # an empty value set: nothing is in it
+        return {} if negate else {"_id": {"$in": []}}
+    if negate and len(alternatives) == 1:  # without a top-level operator, an index stays usable
+        return {path: {"$not": {"$elemMatch": alternatives[0]}}}
+    found = entry_filter(path, alternatives)
+    return {"$nor": [found]} if negate else found
 
 
 def _of_type(value: str) -> Conditions:

@@ -137,7 +137,19 @@ def test_index_stores_each_component_by_its_type() -> None:
         {
             "code": [{"s": LOINC, "c": "8480-6"}],
             "value-quantity": [
-                {"v": 120.0, "lo": 119.5, "hi": 120.5, "s": UCUM, "c": "mm[Hg]", "u": "mmHg"}
+                {
+                    "v": 120.0,
+                    "lo": 119.5,
+                    "hi": 120.5,
+                    "s": UCUM,
+                    "c": "mm[Hg]",
+                    "u": "mmHg",
+                    # in canonical UCUM units (g.m-1.s-2 = Pa / 1000): 120 mm[Hg] = 15,998.7 Pa
+                    "k": "g.m-1.s-2",
+                    "kv": 15998686.4898,
+                    "klo": 15932025.2961,
+                    "khi": 16065347.6835,
+                }
             ],
         }
     ]
