@@ -1,6 +1,6 @@
 """Terminology benchmark: $validate-code, filtered $expand and the lab name matcher.
 
-    uv run python bench/terminology.py [--seconds 3]
+    uv run python bench/terminology_ops.py [--seconds 3]
 
 Over HTTP, the operations run through the real router, parameter parsing and JSON response, in
 process (httpx's ASGI transport: no sockets, so the figures are CPU cost, not network). The
@@ -22,23 +22,15 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-# `python bench/terminology.py` puts bench/ first on the path, where this file would shadow the
-# terminology package: drop it, and find the project from its root.
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+import httpx
+from fastapi import FastAPI
 
-import httpx  # noqa: E402
-from fastapi import FastAPI  # noqa: E402
-
-from fhir_server.api.errors import install_error_handlers  # noqa: E402
-from terminology.api import router  # noqa: E402
-from terminology.content import bundled_content  # noqa: E402
-from terminology.lab_matcher import match_lab_test  # noqa: E402
-from terminology.service import TerminologyService, default_service  # noqa: E402
+from fhir_server.api.errors import install_error_handlers
+from terminology.api import router
+from terminology.content import bundled_content
+from terminology.lab_matcher import match_lab_test
+from terminology.service import TerminologyService, default_service
 
 GENDER_VS = "http://hl7.org/fhir/ValueSet/administrative-gender"
 INTERPRETATION_VS = "http://hl7.org/fhir/ValueSet/observation-interpretation"
