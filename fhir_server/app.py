@@ -35,8 +35,7 @@ FORMAT_CHECK_TIMEOUT_S = 5.0
 
 async def _load_terminology(repository: Repository, stored: StoredContent) -> None:
     """The site's own CodeSystems, ValueSets and ConceptMaps (bundled content serves until
-    then), and the UCUM parser, which takes about 2 s to build."""
-    await asyncio.to_thread(ucum.warm_up)
+    then)."""
     try:
         await load_stored_content(repository, stored)
     except PyMongoError as error:
@@ -72,6 +71,9 @@ def create_app(settings: Settings, *, create_indexes: bool = True) -> FastAPI:
         collections = Collections(client[settings.database])
         if create_indexes:
             await collections.ensure_indexes(sorted(supported_types()))
+        # The UCUM parser takes about 2 s of CPU to build: before serving, not in the background
+        # (where it slowed the first seconds of requests and skewed every benchmark's start).
+        await asyncio.to_thread(ucum.warm_up)
         # Before serving, so that no write can precede it; bounded: the server must start
         # (and answer 503) while the database is down.
         try:
@@ -110,11 +112,11 @@ def create_app(settings: Settings, *, create_indexes: bool = True) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
     )
     app.include_router(capabilities.router)
-    # Before rest and search: their /{type}/{id} routes would take /CodeSystem/$lookup.
-    app.include_router(terminology_router)
     app.include_router(rest.router)
     app.include_router(search.router)
     app.include_router(system_search.router)
+    # Last: the routes above never take an operation's URL (see api/context.SegmentConvertor).
+    app.include_router(terminology_router)
 
     @app.get("/healthz", tags=["operations"], summary="liveness and database reachability")
     async def healthz(request: Request) -> Response:

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.requests import Request
 
 from fhir_server.config import Settings
 from fhir_server.storage.repository import Repository
 
 FHIR_PATH = "/fhir"  # where the FHIR base is mounted
+
+
+class SegmentConvertor(StringConvertor):
+    """``{name:segment}``: one path segment that is not an operation (``$lookup``). Type and
+    id routes then never take an operation's URL, so operation routes can come after them:
+    every request tries the routes in order, and the common ones (read, search) come first."""
+
+    regex = r"(?!\$)[^/]+"
+
+
+register_url_convertor("segment", SegmentConvertor())
 
 
 @dataclass(frozen=True)

@@ -69,17 +69,17 @@ async def history_system(request: Request) -> Response:
     return await _history(request, None, None)
 
 
-@router.get("/{rtype}/_history", summary="history (type)")
+@router.get("/{rtype:segment}/_history", summary="history (type)")
 async def history_type(request: Request, rtype: ResourceType) -> Response:
     return await _history(request, rtype, None)
 
 
-@router.get("/{rtype}/{rid}/_history", summary="history (instance)")
+@router.get("/{rtype:segment}/{rid:segment}/_history", summary="history (instance)")
 async def history_instance(request: Request, rtype: ResourceType, rid: ResourceId) -> Response:
     return await _history(request, rtype, check_id(rid))
 
 
-@router.get("/{rtype}/{rid}", summary="read")
+@router.get("/{rtype:segment}/{rid:segment}", summary="read")
 async def read(request: Request, rtype: ResourceType, rid: ResourceId) -> Response:
     media = response_media_type(request)
     version = await services(request).repository.read(rtype, check_id(rid))
@@ -90,7 +90,7 @@ async def read(request: Request, rtype: ResourceType, rid: ResourceId) -> Respon
     return resource_response(request, version, media)
 
 
-@router.get("/{rtype}/{rid}/_history/{vid}", summary="vread")
+@router.get("/{rtype:segment}/{rid:segment}/_history/{vid}", summary="vread")
 async def vread(request: Request, rtype: ResourceType, rid: ResourceId, vid: VersionId) -> Response:
     media = response_media_type(request)
     repository = services(request).repository
@@ -98,7 +98,7 @@ async def vread(request: Request, rtype: ResourceType, rid: ResourceId, vid: Ver
     return resource_response(request, version, media)
 
 
-@router.post("/{rtype}", summary="create", status_code=201, openapi_extra=_FHIR_BODY)
+@router.post("/{rtype:segment}", summary="create", status_code=201, openapi_extra=_FHIR_BODY)
 async def create(request: Request, rtype: ResourceType) -> Response:
     media = response_media_type(request)
     request_media_type(request)
@@ -111,7 +111,9 @@ async def create(request: Request, rtype: ResourceType) -> Response:
 
 
 @router.put(
-    "/{rtype}/{rid}", summary="update (or create with a client id)", openapi_extra=_FHIR_BODY
+    "/{rtype:segment}/{rid:segment}",
+    summary="update (or create with a client id)",
+    openapi_extra=_FHIR_BODY,
 )
 async def update(request: Request, rtype: ResourceType, rid: ResourceId) -> Response:
     media = response_media_type(request)
@@ -124,7 +126,7 @@ async def update(request: Request, rtype: ResourceType, rid: ResourceId) -> Resp
     return write_response(request, result.version, status, media, what)
 
 
-@router.patch("/{rtype}/{rid}", summary="patch", openapi_extra=_PATCH_BODY)
+@router.patch("/{rtype:segment}/{rid:segment}", summary="patch", openapi_extra=_PATCH_BODY)
 async def patch(request: Request, rtype: ResourceType, rid: ResourceId) -> Response:
     media = response_media_type(request)
     body_type = request_media_type(request, PATCH_MEDIA_TYPES)
@@ -136,7 +138,7 @@ async def patch(request: Request, rtype: ResourceType, rid: ResourceId) -> Respo
     return write_response(request, version, 200, media, "Patched")
 
 
-@router.delete("/{rtype}/{rid}", summary="delete", status_code=204)
+@router.delete("/{rtype:segment}/{rid:segment}", summary="delete", status_code=204)
 async def delete(request: Request, rtype: ResourceType, rid: ResourceId) -> Response:
     media = response_media_type(request)
     if_match = parse_version_tag(request.headers.get("if-match"), "If-Match")

@@ -43,12 +43,12 @@ router = APIRouter(prefix=FHIR_PATH, tags=["FHIR search"])
 FORM = "application/x-www-form-urlencoded"
 
 
-@router.get("/{rtype}", summary="search-type")
+@router.get("/{rtype:segment}", summary="search-type")
 async def search_get(request: Request, rtype: ResourceType) -> Response:
     return await _search(request, rtype, list(request.query_params.multi_items()))
 
 
-@router.post("/{rtype}/_search", summary="search-type (form body)")
+@router.post("/{rtype:segment}/_search", summary="search-type (form body)")
 async def search_post(request: Request, rtype: ResourceType) -> Response:
     request_media_type(request, (FORM,))
     body = await read_body(request, services(request).settings.max_query_bytes)
@@ -59,7 +59,10 @@ async def search_post(request: Request, rtype: ResourceType) -> Response:
     return await _search(request, rtype, list(request.query_params.multi_items()) + form)
 
 
-@router.get("/{compartment}/{cid}/{rtype}", summary="search-type in a Patient compartment")
+@router.get(
+    "/{compartment:segment}/{cid:segment}/{rtype:segment}",
+    summary="search-type in a Patient compartment",
+)
 async def search_compartment(
     request: Request, compartment: ResourceType, cid: ResourceId, rtype: ResourceType
 ) -> Response:

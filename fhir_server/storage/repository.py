@@ -41,10 +41,10 @@ JsonObject = dict[str, Any]
 MAX_WRITE_ATTEMPTS = 20
 SERVER_META = ("versionId", "lastUpdated")
 # Server fields a reader never needs.
-_PROJECTION = {"comp": 0, "idx": 0, "srt": 0, "srd": 0}
-# What a search page needs of a document (an inclusion projection costs the embedded database
-# less than an exclusion one).
-_PAGE_PROJECTION = {"v": 1, "ts": 1, "del": 1, "res": 1, "raw": 1, "patch": 1}
+# What a version needs of a stored document (an inclusion projection costs the embedded
+# database less than an exclusion one; rid: the id field of history documents).
+_PAGE_PROJECTION = {"v": 1, "ts": 1, "del": 1, "res": 1, "raw": 1, "patch": 1, "rid": 1}
+_PROJECTION = _PAGE_PROJECTION  # reads and searches alike
 
 
 @dataclass(frozen=True, slots=True)
