@@ -94,3 +94,19 @@ async def test_a_site_value_set_is_used_at_once(client: httpx.AsyncClient) -> No
     }  # fmt: skip
     await put(client, value_set)
     assert await found(client, "Observation", **{"code:in": value_set["url"]}) == ["local"]
+
+
+async def test_primitive_codes_match_on_the_code(client: httpx.AsyncClient) -> None:
+    """Observation.status is a code: stored without a system, it is in the value set when its
+    code is."""
+    for oid, status in (("s1", "final"), ("s2", "preliminary"), ("s3", "cancelled")):
+        await put(client, {"resourceType": "Observation", "id": oid, "status": status,
+                           "code": {"text": "x"}})  # fmt: skip
+    statuses = "http://hl7.org/fhir/ValueSet/observation-status"
+    assert await found(client, "Observation", **{"status:in": statuses}) == ["s1", "s2", "s3"]
+    assert await found(client, "Observation", **{"status:not-in": statuses}) == []
+    genders = "http://hl7.org/fhir/ValueSet/administrative-gender"
+    await put(client, {"resourceType": "Patient", "id": "g1", "gender": "female"})
+    await put(client, {"resourceType": "Patient", "id": "g2"})
+    assert await found(client, "Patient", **{"gender:in": genders}) == ["g1"]
+    assert await found(client, "Patient", **{"gender:not-in": genders}) == ["g2"]

@@ -87,16 +87,22 @@ def codes_filter(
     by_system: dict[str, list[str]] = {}
     for system, code in sorted(pairs):
         by_system.setdefault(system, []).append(code)
-    alternatives = [
-        {"s": system, "c": codes[0] if len(codes) == 1 else {"$in": codes}}
-        for system, codes in by_system.items()
+    alternatives: list[Conditions] = [
+        {"s": system, "c": _one_of(codes)} for system, codes in by_system.items()
     ]
     if not alternatives:  # an empty value set: nothing is in it
         return {} if negate else {"_id": {"$in": []}}
+    # A primitive code (Observation.status, Patient.gender) is stored with the system "": it
+    # matches on the code alone.
+    alternatives.append({"s": "", "c": _one_of(sorted({c for _, c in pairs}))})
     if negate and len(alternatives) == 1:  # without a top-level operator, an index stays usable
         return {path: {"$not": {"$elemMatch": alternatives[0]}}}
     found = entry_filter(path, alternatives)
     return {"$nor": [found]} if negate else found
+
+
+def _one_of(codes: list[str]) -> Any:
+    return codes[0] if len(codes) == 1 else {"$in": codes}
 
 
 def _of_type(value: str) -> Conditions:
