@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import orjson
 import pytest
@@ -160,3 +162,19 @@ async def test_dates_at_the_edge_of_the_calendar(client: httpx.AsyncClient) -> N
     assert (await client.get("Patient/_history", params={"_since": "9999"})).status_code == 200
     search = await client.get("Patient", params={"birthdate": "ge9999-12-31"})
     assert search.status_code == 200
+
+
+async def test_a_code_outside_a_required_binding_is_422(client: httpx.AsyncClient) -> None:
+    """fhir.resources accepts gender "mail"; the terminology's binding check does not."""
+    body = {"resourceType": "Patient", "id": "b1", "gender": "mail"}
+    responses = [await client.put("Patient/b1", json=body), await client.post("Patient", json=body)]
+    for response in responses:
+        assert response.status_code == 422, response.text
+        outcome = response.json()
+        assert outcome["resourceType"] == "OperationOutcome"
+        text = json.dumps(outcome)
+        assert "Patient.gender" in text
+        assert "http://hl7.org/fhir/ValueSet/administrative-gender" in text
+    assert (await client.get("Patient/b1")).status_code == 404  # nothing stored
+    body["gender"] = "female"
+    assert (await client.put("Patient/b1", json=body)).status_code == 201
