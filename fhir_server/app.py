@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from fhir_server import __version__
-from fhir_server.api import capabilities, rest, search, system_search
+from fhir_server.api import bundles, capabilities, rest, search, system_search
 from fhir_server.api.context import FHIR_PATH, Services
 from fhir_server.api.edge import EdgeMiddleware
 from fhir_server.api.errors import install_error_handlers
@@ -115,6 +115,7 @@ def create_app(settings: Settings, *, create_indexes: bool = True) -> FastAPI:
     app.include_router(rest.router)
     app.include_router(search.router)
     app.include_router(system_search.router)
+    app.include_router(bundles.router)
     # Last: the routes above never take an operation's URL (see api/context.SegmentConvertor).
     app.include_router(terminology_router)
 

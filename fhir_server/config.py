@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
     )
+    max_bundle_entries: int = Field(
+        default=10_000, ge=1, description="Most entries in a transaction or batch (413 above)."
+    )
     max_query_bytes: int = Field(
         default=16 * 1024, ge=256, description="Longest query string accepted (414 above)."
     )

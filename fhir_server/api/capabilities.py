@@ -33,7 +33,7 @@ TYPE_INTERACTIONS = (
     "create",
     "search-type",
 )
-SYSTEM_INTERACTIONS = ("history-system", "search-system")
+SYSTEM_INTERACTIONS = ("transaction", "batch", "history-system", "search-system")
 BUILT = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

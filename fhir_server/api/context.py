@@ -8,6 +8,7 @@ from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.requests import Request
 
 from fhir_server.config import Settings
+from fhir_server.search.codes import CodeSets
 from fhir_server.storage.repository import Repository
 
 FHIR_PATH = "/fhir"  # where the FHIR base is mounted
@@ -33,6 +34,12 @@ class Services:
 def services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
+
+
+def code_sets(request: Request) -> CodeSets | None:
+    """The app's terminology service (token :in, :not-in, :above, :below), when it has one."""
+    codes: CodeSets | None = getattr(request.app.state, "terminology", None)
+    return codes
 
 
 def fhir_base(request: Request) -> str:

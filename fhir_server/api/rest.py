@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fhir_server.api.context import FHIR_PATH, fhir_base, services
+from fhir_server.api.context import FHIR_PATH, code_sets, fhir_base, services
 from fhir_server.api.edge import read_body
 from fhir_server.api.errors import operation_outcome
 from fhir_server.api.history import history_bundle, history_query
@@ -32,7 +32,9 @@ from fhir_server.api.responses import (
     version_headers,
     write_response,
 )
-from fhir_server.errors import Gone, Issue, NotSupported
+from fhir_server.bundles.entries import Entry
+from fhir_server.bundles.process import Processor
+from fhir_server.errors import Gone, Invalid, Issue
 from fhir_server.model.ids import check_id, check_version_id
 from fhir_server.model.json_input import dumps, parse_json, parse_resource
 
@@ -102,12 +104,29 @@ async def vread(request: Request, rtype: ResourceType, rid: ResourceId, vid: Ver
 async def create(request: Request, rtype: ResourceType) -> Response:
     media = response_media_type(request)
     request_media_type(request)
-    if request.headers.get("if-none-exist"):
-        raise NotSupported("Conditional create (If-None-Exist) is not supported yet")
     ctx = services(request)
     resource = parse_resource(await read_body(request, ctx.settings.max_body_bytes))
+    condition = request.headers.get("if-none-exist")
+    if condition:
+        return await _conditional_create(request, rtype, resource, condition.lstrip("?"), media)
     version = await ctx.repository.create(resource, rtype)
     return write_response(request, version, 201, media, "Created")
+
+
+async def _conditional_create(
+    request: Request, rtype: str, resource: dict[str, Any], condition: str, media: str
+) -> Response:
+    """If-None-Exist: one match -> 200 with it, none -> 201, several -> 412. Run as a
+    one-entry transaction, which makes concurrent identical requests create once."""
+    if resource.get("resourceType") != rtype:
+        raise Invalid(f"The resource is not a {rtype}")
+    entry = Entry(0, "POST", rtype, None, None, None, resource, condition, None)
+    processor = Processor(services(request).repository, code_sets(request))
+    (outcome,) = await processor.transaction([entry])
+    assert outcome.version is not None
+    created = outcome.status.startswith("201")
+    status, what = (201, "Created") if created else (200, "Found")
+    return write_response(request, outcome.version, status, media, what)
 
 
 @router.put(

@@ -15,7 +15,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fhir_server.api.context import FHIR_PATH, fhir_base, services
+from fhir_server.api.context import FHIR_PATH, code_sets, fhir_base, services
 from fhir_server.api.edge import read_body
 from fhir_server.api.negotiation import request_media_type, response_media_type
 from fhir_server.api.responses import json_response
@@ -23,10 +23,8 @@ from fhir_server.api.rest import ResourceId, ResourceType
 from fhir_server.errors import Invalid, NotFound
 from fhir_server.model.ids import check_id
 from fhir_server.model.json_input import dumps
-from fhir_server.model.resource_types import supported_types
 from fhir_server.model.summary import elements, summary
-from fhir_server.search.codes import CodeSets
-from fhir_server.search.definitions import SearchParam, search_params
+from fhir_server.search.definitions import params_of_type
 from fhir_server.search.include import included
 from fhir_server.search.paging import (
     decode_any_cursor,
@@ -73,16 +71,6 @@ async def search_compartment(
     return await _search(request, rtype, list(request.query_params.multi_items()), extra)
 
 
-def code_sets(request: Request) -> CodeSets | None:
-    """The app's terminology service (token :in, :not-in, :above, :below), when it has one."""
-    codes: CodeSets | None = getattr(request.app.state, "terminology", None)
-    return codes
-
-
-def _params_of(rtype: str) -> dict[str, SearchParam] | None:
-    return search_params(rtype) if rtype in supported_types() else None
-
-
 async def _search(
     request: Request,
     rtype: str,
@@ -96,7 +84,7 @@ async def _search(
     search = parse_search(
         rtype,
         params,
-        _params_of,
+        params_of_type,
         strict="handling=strict" in request.headers.get("prefer", "").replace(" ", ""),
         default_count=settings.search_page_size,
         max_count=settings.search_max_page_size,

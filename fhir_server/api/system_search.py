@@ -16,10 +16,10 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fhir_server.api.context import FHIR_PATH, fhir_base, services
+from fhir_server.api.context import FHIR_PATH, code_sets, fhir_base, services
 from fhir_server.api.negotiation import response_media_type
 from fhir_server.api.responses import json_response
-from fhir_server.api.search import ResultPage, code_sets, searchset
+from fhir_server.api.search import ResultPage, searchset
 from fhir_server.errors import Invalid
 from fhir_server.model.resource_types import supported_types
 from fhir_server.search.definitions import SearchParam, search_params

@@ -96,10 +96,13 @@ class Repository:
 
     # -- reads -------------------------------------------------------------------------------
 
-    async def read(self, rtype: str, rid: str) -> Version:
+    async def read(
+        self, rtype: str, rid: str, *, session: AsyncClientSession | None = None
+    ) -> Version:
+        """``session``: inside a transaction, its own writes are seen."""
         check_type(rtype)
         coll = await self.collections.current(rtype)
-        doc = await coll.find_one({"_id": rid}, _PROJECTION)
+        doc = await coll.find_one({"_id": rid}, _PROJECTION, session=session)
         if doc is None:
             raise NotFound(f"{rtype}/{rid} is not known")
         version = version_from_document(rtype, doc)
@@ -134,9 +137,12 @@ class Repository:
         sort: list[tuple[str, int]],
         count: int,
         after: list[Any] | None,
+        *,
+        session: AsyncClientSession | None = None,
     ) -> SearchPage:
         """One page of current resources matching one of ``queries`` (built by search/plan.py),
-        in ``sort`` order, starting strictly after the sort key ``after``."""
+        in ``sort`` order, starting strictly after the sort key ``after``. ``session``: inside
+        a transaction, search its snapshot."""
         check_type(rtype)
         coll = await self.collections.current(rtype)
         if after is not None:
@@ -145,7 +151,8 @@ class Repository:
         docs: list[Document] = []
         seen: set[str] = set()
         for query in queries:
-            cursor = _hinted(coll.find(query, projection), rtype, query, sort).sort(sort)
+            found = coll.find(query, projection, session=session)
+            cursor = _hinted(found, rtype, query, sort).sort(sort)
             for doc in await cursor.limit(count + 1).to_list():
                 if doc["_id"] not in seen:
                     seen.add(doc["_id"])

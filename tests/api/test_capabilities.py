@@ -21,7 +21,12 @@ async def test_metadata_lists_supported_types_and_nothing_else(client: httpx.Asy
     assert listed == set(supported_types())
     assert len(listed) == len(r4_resource_types()) - len(UNSUPPORTED)
     assert not listed & set(UNSUPPORTED)
-    assert {i["code"] for i in rest["interaction"]} == {"history-system", "search-system"}
+    assert {i["code"] for i in rest["interaction"]} == {
+        "transaction",
+        "batch",
+        "history-system",
+        "search-system",
+    }
     for resource in rest["resource"]:
         assert "search-type" in {i["code"] for i in resource["interaction"]}
         listed_params = {p["name"] for p in resource["searchParam"]}

@@ -65,6 +65,11 @@ def search_params(rtype: str) -> dict[str, SearchParam]:
     return _catalogue()[0][rtype]
 
 
+def params_of_type(rtype: str) -> dict[str, SearchParam] | None:
+    """The parameters of a served type, None for a type medrec does not serve."""
+    return search_params(rtype) if rtype in supported_types() else None
+
+
 def unsupported_params() -> dict[str, str]:
     """The official parameters of served types we do not serve: key -> reason. The key is the
     url when no type can have it, ``Type.code`` when only some types cannot."""

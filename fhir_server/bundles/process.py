@@ -1,0 +1,186 @@
+"""Running a bundle's entries: a transaction all or nothing in one MongoDB transaction, a
+batch entry by entry. Both answer with one response entry per request entry, in order."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from http import HTTPStatus
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import PyMongoError
+
+from fhir_server.bundles.conditional import claim, matching_ids
+from fhir_server.bundles.entries import ORDER, Entry
+from fhir_server.bundles.references import (
+    check_resolved,
+    replace_placeholders,
+    resolve_conditional,
+)
+from fhir_server.errors import Conflict, FhirError, Invalid, Issue, PreconditionFailed
+from fhir_server.model.ids import new_id
+from fhir_server.search.codes import CodeSets
+from fhir_server.storage.repository import Repository
+from fhir_server.storage.versions import Version
+
+TRANSACTION_ATTEMPTS = 3  # a transient conflict (another writer) is retried whole
+
+
+@dataclass
+class Outcome:
+    """One response entry: the status line, and the version it produced or read."""
+
+    status: str
+    version: Version | None = None
+    error: FhirError | None = None
+
+
+class Processor:
+    def __init__(self, repository: Repository, codes: CodeSets | None) -> None:
+        self.repository = repository
+        self.codes = codes
+
+    # -- transaction ---------------------------------------------------------------------------
+
+    async def transaction(self, entries: list[Entry]) -> list[Outcome]:
+        for rtype in {entry.rtype for entry in entries}:
+            await self.repository.collections.current(rtype)  # no index creation inside
+        client = self.repository.collections.db.client
+        for attempt in range(TRANSACTION_ATTEMPTS):
+            try:
+                async with (
+                    client.start_session() as session,
+                    await session.start_transaction(),
+                ):
+                    # Conditions are searched in the transaction's snapshot: a retry after a
+                    # conflict sees what the winner wrote.
+                    prepared = await self._prepare(entries, session)
+                    return await self._run_all(prepared, session)
+            except PyMongoError as error:
+                if not error.has_error_label("TransientTransactionError"):
+                    raise
+                if attempt == TRANSACTION_ATTEMPTS - 1:
+                    raise Conflict("The transaction kept conflicting with other writes") from None
+        raise AssertionError("unreachable")
+
+    async def _run_all(self, entries: list[Entry], session: AsyncClientSession) -> list[Outcome]:
+        outcomes: dict[int, Outcome] = {}
+        for entry in sorted(entries, key=lambda e: (ORDER[e.method], e.index)):
+            try:
+                outcomes[entry.index] = await self._run(entry, session)
+            except FhirError as error:
+                raise _naming(error, entry) from None
+        return [outcomes[index] for index in sorted(outcomes)]
+
+    async def _prepare(
+        self, entries: list[Entry], session: AsyncClientSession | None
+    ) -> list[Entry]:
+        """Ids for the entries that create, conditions resolved, placeholders replaced."""
+        mapping: dict[str, str] = {}
+        ready: list[Entry] = []
+        for entry in entries:
+            try:
+                entry = await self._target(entry, session)
+            except FhirError as error:
+                raise _naming(error, entry) from None
+            if entry.full_url and entry.rid:
+                mapping[entry.full_url] = f"{entry.rtype}/{entry.rid}"
+            ready.append(entry)
+        targets = [(e.rtype, e.rid) for e in ready if e.method in ("PUT", "POST", "DELETE")]
+        duplicate = next((t for t in targets if targets.count(t) > 1), None)
+        if duplicate is not None:
+            raise Invalid(f"{duplicate[0]}/{duplicate[1]} is the target of several entries")
+        return [await self._with_references(entry, mapping, session) for entry in ready]
+
+    async def _target(self, entry: Entry, session: AsyncClientSession | None) -> Entry:
+        """The entry with the id it writes: a new one for a create, the one its condition
+        finds; a create whose If-None-Exist finds a resource becomes a no-op ("200 OK")."""
+        if entry.method == "POST":
+            if entry.if_none_exist:
+                found = await self._match(entry.rtype, entry.if_none_exist, session)
+                if found:
+                    return dataclasses.replace(entry, method="GET", rid=found, resource=None)
+            return dataclasses.replace(entry, rid=new_id())
+        if entry.query is not None and entry.method in ("PUT", "DELETE"):
+            found = await self._match(entry.rtype, entry.query, session)
+            if found is None and entry.method == "DELETE":
+                return dataclasses.replace(entry, method="NONE")
+            return dataclasses.replace(entry, rid=found or new_id(), query=None)
+        return entry
+
+    async def _match(
+        self, rtype: str, query: str, session: AsyncClientSession | None = None
+    ) -> str | None:
+        ids = await matching_ids(self.repository, rtype, query, self.codes, session)
+        if len(ids) > 1:
+            raise PreconditionFailed(f"The condition {rtype}?{query[:80]} matches several")
+        return ids[0] if ids else None
+
+    async def _with_references(
+        self, entry: Entry, mapping: dict[str, str], session: AsyncClientSession | None
+    ) -> Entry:
+        if entry.resource is None:
+            return entry
+        resource = replace_placeholders(entry.resource, mapping)
+
+        async def resolve(rtype: str, query: str) -> str:
+            found = await self._match(rtype, query, session)
+            if found is None:
+                raise Invalid(f"{entry.label}: the reference {rtype}?{query[:80]} finds nothing")
+            return f"{rtype}/{found}"
+
+        resource = await resolve_conditional(resource, resolve)
+        check_resolved(resource, entry.label)
+        if entry.method in ("POST", "PUT"):
+            resource["id"] = entry.rid
+        return dataclasses.replace(entry, resource=resource)
+
+    async def _run(self, entry: Entry, session: AsyncClientSession | None) -> Outcome:
+        repository = self.repository
+        assert entry.rid is not None or entry.method == "NONE"
+        if entry.method == "NONE":  # a conditional delete that found nothing
+            return Outcome("204 No Content")
+        rid = str(entry.rid)
+        if entry.method == "DELETE":
+            deleted = await repository.delete(
+                entry.rtype, rid, if_match=entry.if_match, session=session
+            )
+            return Outcome("204 No Content", deleted)
+        if entry.method == "POST" and entry.if_none_exist and session is not None:
+            db = self.repository.collections.db
+            await claim(db, entry.rtype, entry.if_none_exist, rid, session)
+        if entry.method in ("POST", "PUT"):
+            assert entry.resource is not None
+            result = await repository.update(
+                entry.resource, entry.rtype, rid, if_match=entry.if_match, session=session
+            )
+            status = "201 Created" if result.created else "200 OK"
+            return Outcome(status, result.version)
+        return Outcome("200 OK", await repository.read(entry.rtype, rid, session=session))
+
+    # -- batch -------------------------------------------------------------------------------
+
+    async def batch(self, entries: list[Entry]) -> list[Outcome]:
+        outcomes = []
+        for entry in entries:
+            try:
+                if entry.method == "POST" and entry.if_none_exist:
+                    # Race-safe only inside a transaction (see conditional.claim).
+                    outcomes += await self.transaction([dataclasses.replace(entry, index=0)])
+                    continue
+                ready = await self._with_references(await self._target(entry, None), {}, None)
+                outcomes.append(await self._run(ready, None))
+            except FhirError as error:
+                outcomes.append(Outcome(_status_line(error.status), None, _naming(error, entry)))
+        return outcomes
+
+
+def _naming(error: FhirError, entry: Entry) -> FhirError:
+    """The same error (status, code, issues), its first issue naming the entry."""
+    message = f"{entry.label}: {error.message}"
+    issues = [Issue(error.code, message), *error.issues]
+    return FhirError(message, issues, error.status, error.code, error.headers)
+
+
+def _status_line(status: int) -> str:
+    return f"{status} {HTTPStatus(status).phrase}"
