@@ -7,7 +7,7 @@ degraded the way scanners degrade it (rotation, blur, noise, uneven light, colou
 markers, JPEG down to quality 40, 150 dpi, grayscale) and encoded as a file. Everything is
 derived from a seed: the same spec gives the same bytes on the same fonts.
 
-Payloads (provisional until the labels issue fixes them):
+Payloads (defined in ``payloads.py``):
     2D code on a document   ``MEDDOC:<MRN>:<category>:<document id>``
     separator sheet         ``MEDSEP:<MRN>:<category>`` (Code128 and QR)
 """
@@ -34,6 +34,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ingestion.scans.colour import MARKER_SRGB
 from ingestion.scans.page import Pixels, Symbology, as_pixels
+from ingestion.scans.payloads import document_payload
+from ingestion.scans.payloads import separator_payload as separator_payload  # re-exported
 
 DPI = 300
 SCAN_TIME = time.gmtime(1_700_000_000)
@@ -432,7 +434,7 @@ def _draw_barcodes(
     canvas: _Canvas, patient: _Patient, category: str, spec: PageSpec, x_right: int, y: int
 ) -> dict[Symbology, str]:
     """Code128 of the MRN with the 2D code to its right, the pair right-aligned at x_right."""
-    payload = f"MEDDOC:{patient.mrn}:{category}:{patient.document_id}"
+    payload = document_payload(patient.mrn, category, patient.document_id)
     linear = _barcode_pixels(patient.mrn, "code128", 4, inches(0.5))
     square = _barcode_pixels(payload, spec.symbology_2d, 6 if spec.symbology_2d == "qr" else 8)
     gap = inches(0.15)
@@ -646,10 +648,6 @@ def _draw_document(spec: PageSpec, rng: random.Random) -> tuple[Image.Image, Pag
         lab_rows=rows,
     )
     return doc.canvas.image, truth
-
-
-def separator_payload(mrn: str, category: str) -> str:
-    return f"MEDSEP:{mrn}:{category}"
 
 
 def _draw_separator(mrn: str, category: str, family: FontFamily) -> tuple[Image.Image, PageTruth]:
