@@ -34,6 +34,11 @@ TYPE_INTERACTIONS = (
     "search-type",
 )
 SYSTEM_INTERACTIONS = ("transaction", "batch", "history-system", "search-system")
+# $operations of the core, by resource type (terminology declares its own).
+CORE_OPERATIONS = {
+    "Patient": [{"name": "labels",
+                 "definition": "https://medrec.dev/fhir/OperationDefinition/Patient-labels"}],
+}  # fmt: skip
 BUILT = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -85,7 +90,7 @@ def _resource(rtype: str) -> dict[str, Any]:
         "conditionalUpdate": False,
         "conditionalDelete": "not-supported",
     }
-    operations = capability_operations().get(rtype)
+    operations = {**capability_operations(), **CORE_OPERATIONS}.get(rtype)
     if operations:
         entry["operation"] = operations
     return entry

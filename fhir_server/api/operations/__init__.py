@@ -1,0 +1,1 @@
+"""FHIR $operations served by the core, one module each."""
