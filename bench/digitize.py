@@ -10,14 +10,17 @@ on the same file. Prints barcode read rate per symbology, colour accuracy and wr
 answers, OCR character error rate, CPU seconds and wall time per page by stage, and pages/s of
 the pipeline against bare Tesseract, with the targets of issue 7. Also reads ``--batches``
 multi-page scanner PDFs with separator sheets, and compares tesserocr with pytesseract on the
-first ``--pytesseract`` pages. It only reports: nothing is asserted, and a missed target does
-not change the exit status. Linux only (it reads /proc).
+first ``--pytesseract`` pages. Then extraction and checks (steps 6 and 7): accuracy of name, date
+of birth and MRN, lab rows read right, the share of lab rows the checks would commit without a
+human, and how many committed values would be wrong (target 0). It only reports: nothing is
+asserted, and a missed target does not change the exit status. Linux only (it reads /proc).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import functools
 import importlib.metadata
 import os
@@ -33,6 +36,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
@@ -49,12 +53,23 @@ import tesserocr  # noqa: E402
 
 from ingestion.scans import synthetic  # noqa: E402
 from ingestion.scans.barcodes import read_barcodes  # noqa: E402
+from ingestion.scans.checks import LabResult, PageDecision, check_page  # noqa: E402
 from ingestion.scans.colour import ColourClassifier  # noqa: E402
+from ingestion.scans.extract import LabRowFields, Page, extract  # noqa: E402
 from ingestion.scans.metrics import character_error_rate, reading_order  # noqa: E402
 from ingestion.scans.normalize import normalize  # noqa: E402
 from ingestion.scans.ocr import Ocr, find_tessdata, masked  # noqa: E402
-from ingestion.scans.page import Box, OcrWord, PageImage, Symbology  # noqa: E402
+from ingestion.scans.page import (  # noqa: E402
+    Barcode,
+    Box,
+    OcrResult,
+    OcrWord,
+    PageImage,
+    Symbology,
+)
 from ingestion.scans.rasterize import rasterize  # noqa: E402
+from terminology import ucum  # noqa: E402
+from terminology.lab_matcher import best_match  # noqa: E402
 
 STAGES = ("rasterize", "normalize", "barcodes", "colour", "ocr")
 SYMBOLOGIES: tuple[Symbology, ...] = ("code128", "qr", "datamatrix")
@@ -65,6 +80,9 @@ TARGET_BARCODE_RATE = 1.0
 TARGET_COLOUR_RATE = 1.0
 TARGET_CPU_S = 1.2  # per degraded 300-dpi page, whole pipeline
 TARGET_VS_TESSERACT = 0.85  # pipeline pages/s ÷ bare tesseract pages/s
+TARGET_FIELD_RATE = 0.97  # name, date of birth, MRN read right
+TARGET_AUTOMATIC_ROWS = 0.80  # lab rows committed without a human
+HEADER_FIELDS = ("name", "birth_date", "mrn")
 
 T = TypeVar("T")
 
@@ -152,9 +170,12 @@ class PageResult:
         return degradation.name != "clean" and degradation.dpi == 300
 
 
+Fields = tuple[Page, PageDecision, Cost]
+
+
 def run_pipeline(
     data: bytes, ocr: Ocr, classifier: ColourClassifier
-) -> tuple[dict[str, Cost], dict[Symbology, str], tuple[str, str | None], list[OcrWord]]:
+) -> tuple[dict[str, Cost], dict[Symbology, str], tuple[str, str | None], list[OcrWord], Fields]:
     costs: dict[str, Cost] = {}
     pages, costs["rasterize"] = timed(lambda: list(rasterize(data)))
     normalized, costs["normalize"] = timed(lambda: normalize(pages[0]))
@@ -163,7 +184,15 @@ def run_pipeline(
     masks = [code.box for code in codes]
     result, costs["ocr"] = timed(lambda: ocr.read(normalized.gray, mask=masks))
     barcodes = {code.symbology: code.text for code in codes}
-    return costs, barcodes, (match.category, match.reason), list(result.words)
+    # Steps 6 and 7, timed apart so that the image stages' figures stay comparable.
+    (page, decision), cost = timed(lambda: _fields(result, codes))
+    fields = (page, decision, cost)
+    return costs, barcodes, (match.category, match.reason), list(result.words), fields
+
+
+def _fields(result: OcrResult, codes: Sequence[Barcode]) -> tuple[Page, PageDecision]:
+    page = extract(result)
+    return page, check_page(page, codes)
 
 
 def run_tesseract(path: Path, env: dict[str, str]) -> tuple[Cost, list[OcrWord]]:
@@ -296,6 +325,99 @@ def run_batches(count: int, seed: int) -> BatchResult:
                 result.separators += 1
                 result.separators_read += read.get("code128") == truth.barcodes["code128"]
     return result
+
+
+# -- extraction and checks against the ground truth ---------------------------------------------
+
+
+@dataclass(slots=True)
+class FieldScore:
+    right: dict[str, int] = field(default_factory=lambda: dict.fromkeys(HEADER_FIELDS, 0))
+    automatic: dict[str, int] = field(default_factory=lambda: dict.fromkeys(HEADER_FIELDS, 0))
+    wrong_automatic: dict[str, int] = field(default_factory=lambda: dict.fromkeys(HEADER_FIELDS, 0))
+    pages: int = 0
+    rows: int = 0
+    rows_right: int = 0
+    rows_automatic: int = 0
+    rows_wrong_automatic: int = 0
+    wrong_examples: list[str] = field(default_factory=list)
+
+    def add(self, truth: synthetic.PageTruth, page: Page, decision: PageDecision) -> None:
+        self.pages += 1
+        expected = {"name": truth.name.lower(), "birth_date": truth.birth_date, "mrn": truth.mrn}
+        read = {
+            "name": page.header.name.value.lower() if page.header.name else None,
+            "birth_date": page.header.birth_date.value if page.header.birth_date else None,
+            "mrn": decision.header["mrn"].value,  # the barcode's, cross-checked
+        }
+        for name in HEADER_FIELDS:
+            made = decision.header[name]
+            value = made.value.lower() if name == "name" and isinstance(made.value, str) else None
+            self.right[name] += read[name] == expected[name]
+            if made.accepted:
+                self.automatic[name] += 1
+                committed = value if name == "name" else made.value
+                self.wrong_automatic[name] += committed != expected[name]
+        self._add_rows(truth.lab_rows, decision)
+
+    def _add_rows(self, truth: Sequence[synthetic.LabRow], decision: PageDecision) -> None:
+        self.rows += len(truth)
+        unused = list(truth)
+        for row in decision.rows:
+            match = _aligned(row.row, unused)
+            if match is not None:
+                unused.remove(match)
+                self.rows_right += _read_right(row.row, match)
+            if row.accepted:
+                self.rows_automatic += 1
+                if row.result is None or match is None or row.result != expected_result(match):
+                    self.rows_wrong_automatic += 1
+                    self.wrong_examples.append(f"{match} committed as {row.result}")
+
+
+def expected_result(row: synthetic.LabRow) -> LabResult | None:
+    candidate = best_match(row.test, row.unit)
+    unit = ucum.from_printed(row.unit)
+    if candidate is None or unit is None:
+        return None
+    return LabResult(
+        candidate.code,
+        candidate.display,
+        Decimal(row.value),
+        None,
+        unit,
+        Decimal(row.low),
+        Decimal(row.high),
+        row.flag or "N",
+    )
+
+
+def _aligned(row: LabRowFields, truth: Sequence[synthetic.LabRow]) -> synthetic.LabRow | None:
+    """The truth row this row was read from: the most similar test name, if similar at all."""
+    best, score = None, 0.6
+    for candidate in truth:
+        ratio = difflib.SequenceMatcher(None, candidate.test, row.test.text).ratio()
+        if ratio > score:
+            best, score = candidate, ratio
+    return best
+
+
+def _read_right(row: LabRowFields, truth: synthetic.LabRow) -> bool:
+    """Every cell read as printed (the flag aside: it is recomputed, never read)."""
+    reference = row.range.value if row.range else None
+    return (
+        row.test.text == truth.test
+        and row.value is not None
+        and row.value.value.comparator is None
+        and row.value.value.value == Decimal(truth.value)
+        and row.unit is not None
+        and row.unit.value == ucum.from_printed(truth.unit)
+        and reference is not None
+        and reference.low is not None
+        and reference.high is not None
+        and reference.low.value == Decimal(truth.low)
+        and reference.high.value == Decimal(truth.high)
+    )
 
 
 # -- reporting -----------------------------------------------------------------------------------
@@ -492,6 +614,57 @@ def target_table(summary: Summary, pages: int) -> tuple[Table, list[str]]:
     return table, lines
 
 
+def field_table(scores: FieldScore, cost: Cost) -> tuple[Table, list[str]]:
+    table = Table(title="Extraction and checks (steps 6 and 7)", title_justify="left")
+    for name in ("measure", "value", "target"):
+        table.add_column(name, justify="left" if name != "value" else "right")
+    lines = []
+
+    def row(measure: str, value: str, target: str = "-", ok: bool | None = None) -> None:
+        table.add_row(measure, value, target + (": " + _verdict(ok) if ok is not None else ""))
+        verdict = "" if ok is None else (" ok" if ok else " MISS")
+        lines.append(
+            f"{measure}: {value}" + (f" (target {target}{verdict})" if target != "-" else "")
+        )
+
+    pages = scores.pages or 1
+    for name in HEADER_FIELDS:
+        rate = scores.right[name] / pages
+        row(
+            f"{name} right",
+            f"{scores.right[name]}/{scores.pages} = {rate:.1%}",
+            f"≥ {TARGET_FIELD_RATE:.0%}",
+            rate >= TARGET_FIELD_RATE,
+        )
+        row(
+            f"{name} accepted automatically (wrong)",
+            f"{scores.automatic[name]}/{scores.pages} ({scores.wrong_automatic[name]} wrong)",
+            "0 wrong",
+            scores.wrong_automatic[name] == 0,
+        )
+    rows = scores.rows or 1
+    row(
+        "lab rows read right", f"{scores.rows_right}/{scores.rows} = {scores.rows_right / rows:.1%}"
+    )
+    automatic = scores.rows_automatic / rows
+    row(
+        "lab rows committed automatically",
+        f"{scores.rows_automatic}/{scores.rows} = {automatic:.1%}",
+        f"≥ {TARGET_AUTOMATIC_ROWS:.0%}",
+        automatic >= TARGET_AUTOMATIC_ROWS,
+    )
+    row(
+        "wrong lab values committed automatically",
+        str(scores.rows_wrong_automatic),
+        "0",
+        scores.rows_wrong_automatic == 0,
+    )
+    row("CPU s per page, extraction + checks", f"{cost.cpu / pages:.4f}")
+    for example in scores.wrong_examples:
+        lines.append(f"wrong value committed: {example}")
+    return table, lines
+
+
 def engine_table(results: Sequence[EngineResult]) -> tuple[Table, list[str]]:
     table = Table(title="OCR engines on the same masked pages", title_justify="left")
     for name in ("engine", "pages", "CPU s/page", "wall s/page", "CER"):
@@ -643,11 +816,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_pipeline(pages[0].data, ocr, classifier)
 
         results: list[PageResult] = []
+        scores = FieldScore()
+        extraction = Cost()
         files = sorted(workdir.glob("page-*"))
         busy_before, wall_before = machine_busy_seconds(), time.perf_counter()
         own_before = time.process_time() + children_cpu()
         for page, path in zip(pages, files, strict=True):
-            costs, barcodes, (colour, reason), words = run_pipeline(page.data, ocr, classifier)
+            costs, barcodes, (colour, reason), words, fields = run_pipeline(
+                page.data, ocr, classifier
+            )
+            scores.add(page.truth, fields[0], fields[1])
+            extraction += fields[2]
             tesseract_cost, tesseract_words = run_tesseract(path, env)
             results.append(
                 PageResult(
@@ -685,8 +864,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if engines:
         table, engine_lines = engine_table(engines)
         console.print(table)
+    fields_table, field_lines = field_table(scores, extraction)
+    console.print(fields_table)
     console.rule("summary")
-    for line in (*stage_lines, *target_lines, *engine_lines):
+    for line in (*stage_lines, *target_lines, *field_lines, *engine_lines):
         console.print(line, highlight=False, soft_wrap=True, markup=False)
     if batches is not None:
         console.print(

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from ingestion.scans.ocr import Ocr
+from ingestion.scans.page import OcrResult
 from tests.ingestion.scans.corpus import Processed, processed_corpus
 
 
@@ -19,3 +20,12 @@ def corpus() -> list[Processed]:
 def ocr() -> Iterator[Ocr]:
     with Ocr() as engine:
         yield engine
+
+
+@pytest.fixture(scope="session")
+def read_corpus(corpus: list[Processed], ocr: Ocr) -> list[tuple[Processed, OcrResult]]:
+    """Every corpus page OCRed once (the slow part), barcodes masked, for extraction and checks."""
+    return [
+        (item, ocr.read(item.normalized.gray, mask=[c.box for c in item.barcodes]))
+        for item in corpus
+    ]
