@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import signal
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from rich.progress import TaskID
 from rich.table import Table
 
 from fhir_server.config import Settings, load_settings
+from fhir_server.errors import FhirError
 from fhir_server.storage.embedded import database_uri
 
 app = typer.Typer(
@@ -204,6 +206,84 @@ def reindex(
     ):
         checked, changed = asyncio.run(run(uri, bar))
     console.print(f"reindexed {checked} resources ({changed} changed)")
+
+
+@app.command()
+def labels(
+    patient: Annotated[str | None, typer.Option(help="Patient id")] = None,
+    category: Annotated[str | None, typer.Option(help="Record category code")] = None,
+    document: Annotated[str | None, typer.Option(help="Document id for the label")] = None,
+    cover: Annotated[bool, typer.Option("--cover", help="A cover (separator) sheet")] = False,
+    copies: Annotated[int, typer.Option(min=1, max=100, help="Identical labels")] = 1,
+    calibration_card: Annotated[
+        bool, typer.Option("--calibration-card", help="The colour calibration card")
+    ] = False,
+    output: Annotated[Path, typer.Option("-o", "--output", help="PDF file to write")] = Path(
+        "label.pdf"
+    ),
+    data_dir: DataDir = None,
+) -> None:
+    """Print a patient's label or cover sheet, or the colour calibration card, as a PDF."""
+    from ingestion.labels import LabelError
+
+    if not calibration_card and not (patient and category):
+        console.print("[red]error:[/red] give --patient and --category, or --calibration-card")
+        raise typer.Exit(2)
+    settings = _settings(data_dir)
+    request = _LabelRequest(patient, category, document, cover, copies, calibration_card)
+    try:
+        with database_uri(settings.mongodb_uri, settings.data_dir) as uri:
+            pdf = asyncio.run(_label(settings.model_copy(update={"mongodb_uri": uri}), request))
+    except (LabelError, FhirError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    output.write_bytes(pdf)
+    console.print(f"wrote {output} ({len(pdf):,} bytes)")
+
+
+@dataclass(frozen=True)
+class _LabelRequest:
+    patient: str | None
+    category: str | None
+    document: str | None
+    cover: bool
+    copies: int
+    calibration_card: bool
+
+
+async def _label(settings: Settings, request: _LabelRequest) -> bytes:
+    """The PDF, with the site's stored colour map when it has one."""
+    from fhir_server.model.validation import ModelValidator
+    from fhir_server.storage.collections import Collections
+    from fhir_server.storage.mongo import connect
+    from fhir_server.storage.repository import Repository
+    from ingestion.labels import (
+        calibration_card_pdf,
+        category_styles,
+        cover_sheet_pdf,
+        label_pdf,
+        patient_from_resource,
+    )
+    from terminology.stored import load_stored_content, site_service
+
+    assert settings.mongodb_uri is not None
+    client = connect(settings.mongodb_uri, timeout_ms=settings.mongodb_timeout_ms)
+    try:
+        repository = Repository(Collections(client[settings.database]), ModelValidator())
+        styles = category_styles(site_service(await load_stored_content(repository)))
+        if request.calibration_card:
+            return calibration_card_pdf(styles)
+        assert request.patient is not None and request.category is not None
+        version = await repository.read("Patient", request.patient)
+        assert version.body is not None
+        subject = patient_from_resource(json.loads(version.body))
+        if request.cover:
+            return cover_sheet_pdf(subject, request.category, styles=styles)
+        return label_pdf(
+            subject, request.category, request.document, styles=styles, copies=request.copies
+        )
+    finally:
+        await client.close()
 
 
 @app.command()

@@ -204,3 +204,24 @@ def test_full_reindex_records_the_index_format(
         full = run(["reindex"], cli_env, tmp_path)
         assert full.returncode == 0, describe(full)
         assert meta.find_one({"_id": "searchIndexFormat"})["version"] == INDEX_FORMAT
+
+
+def test_labels_command(cli_env: dict[str, str], tmp_path: Path) -> None:
+    from tests.ingestion.labels.scan import read_pdf
+
+    loaded = run(["demo"], cli_env, tmp_path)
+    assert loaded.returncode == 0, describe(loaded)
+    args = ["labels", "--patient", "amina-hassan", "--category", "lab-results", "--document", "D1"]
+    result = run([*args, "-o", "label.pdf"], cli_env, tmp_path)
+    assert result.returncode == 0, describe(result)
+    (page,) = read_pdf((tmp_path / "label.pdf").read_bytes())
+    assert page.codes["datamatrix"].startswith("MEDDOC:") and page.codes["datamatrix"].endswith(
+        ":lab-results:D1"
+    )
+    card = run(["labels", "--calibration-card", "-o", "card.pdf"], cli_env, tmp_path)
+    assert card.returncode == 0, describe(card)
+    assert (tmp_path / "card.pdf").read_bytes().startswith(b"%PDF")
+    unknown = run(["labels", "--patient", "nobody", "--category", "lab-results"], cli_env, tmp_path)
+    assert unknown.returncode == 1 and "nobody" in unknown.stdout, describe(unknown)
+    missing = run(["labels", "--patient", "amina-hassan"], cli_env, tmp_path)
+    assert missing.returncode == 2, describe(missing)

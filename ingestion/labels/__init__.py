@@ -14,7 +14,7 @@ from ingestion.labels.colours import CategoryStyle, category_styles
 from ingestion.labels.cover_sheet import cover_sheet_pdf
 from ingestion.labels.errors import LabelError
 from ingestion.labels.label import LABEL_SIZE, label_pdf
-from ingestion.labels.patient import LabelPatient
+from ingestion.labels.patient import LabelPatient, patient_from_resource
 
 __all__ = [
     "LABEL_SIZE",
@@ -27,4 +27,5 @@ __all__ = [
     "category_styles",
     "cover_sheet_pdf",
     "label_pdf",
+    "patient_from_resource",
 ]
