@@ -11,23 +11,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ingestion.scans.extract.rows import text_rows
 from ingestion.scans.page import OcrWord
 
 
 def reading_order(words: Sequence[OcrWord]) -> list[str]:
     """The words as text rows, top to bottom, each row left to right."""
-    rows: list[list[OcrWord]] = []
-    for word in sorted(words, key=lambda w: (w.box.top + w.box.bottom) / 2):
-        centre = (word.box.top + word.box.bottom) / 2
-        if rows:
-            last = rows[-1]
-            top = sum(w.box.top for w in last) / len(last)
-            bottom = sum(w.box.bottom for w in last) / len(last)
-            if top <= centre <= bottom:
-                last.append(word)
-                continue
-        rows.append([word])
-    return [" ".join(w.text for w in sorted(row, key=lambda w: w.box.left)) for row in rows]
+    return [row.text for row in text_rows(words)]
 
 
 def normalize_text(text: str) -> str:
