@@ -36,6 +36,8 @@ class Finder(Protocol):
         after: list[Any] | None,
     ) -> Page: ...
 
+    async def stored_types(self) -> frozenset[str]: ...
+
 
 # How many rounds `:iterate` includes follow from what earlier rounds included.
 MAX_ITERATIONS = 3
@@ -44,6 +46,11 @@ MAX_ITERATIONS = 3
 async def included(
     rtype: str, matches: list[Version], includes: tuple[Include, ...], finder: Finder
 ) -> list[Version]:
+    if any(i.reverse and i.given == "*" for i in includes):
+        # _revinclude=* names every type that can refer here: skip those never stored (and
+        # do not create their collections by searching them)
+        stored = await finder.stored_types()
+        includes = tuple(i for i in includes if not i.reverse or i.source_type in stored)
     seen = {(v.rtype, v.id) for v in matches}
     out: list[Version] = []
     frontier = matches

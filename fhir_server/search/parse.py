@@ -10,11 +10,13 @@ they are a 400.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fhir_server.errors import Invalid
+from fhir_server.model.resource_types import supported_types
 from fhir_server.search.definitions import SearchParam
 from fhir_server.search.sorting import SPECIAL as SPECIAL_SORTS
 from fhir_server.search.sorting import sortable
@@ -68,12 +70,15 @@ class Include:
     target_type: str | None
     reverse: bool
     iterate: bool = False
+    given: str | None = None  # the wildcard it was expanded from ("*", "Type:*")
 
     @property
     def text(self) -> tuple[str, str]:
         name = ("_revinclude" if self.reverse else "_include") + (
             ":iterate" if self.iterate else ""
         )
+        if self.given is not None:
+            return name, self.given
         tail = f":{self.target_type}" if self.target_type else ""
         return name, f"{self.source_type}:{self.param.code}{tail}"
 
@@ -105,7 +110,7 @@ class SearchRequest:
     def applied_params(self) -> list[tuple[str, str]]:
         """What the ``self`` link shows: the parameters actually applied."""
         out = [(name, _values_text(clause)) for name, clause in self.clauses]
-        out += [include.text for include in self.includes]
+        out += list(dict.fromkeys(include.text for include in self.includes))
         if self.sort:
             out.append(
                 ("_sort", ",".join(("-" if k.descending else "") + k.code for k in self.sort))
@@ -237,25 +242,28 @@ def _has(name: str, value: str, params_of: ParamsOf, depth: int) -> Has:
 
 def _includes(rtype: str, name: str, value: str, params_of: ParamsOf) -> list[Include]:
     """One ``_include``/``_revinclude`` value; ``*`` (``_include=*``, ``Type:*``) stands for
-    every reference parameter of the source type (for ``_revinclude``, those that can refer
-    to the searched type)."""
+    every reference parameter of the source type; ``_revinclude=*`` for every reference
+    parameter of any type that can refer to the searched type."""
     reverse = name.startswith("_revinclude")
     if value != "*" and not value.endswith(":*"):
         return [_include(rtype, name, value, params_of)]
     if value == "*" and reverse:
-        raise Unknown("_revinclude=* would search every resource type: name one, Type:*")
-    source_type = rtype if value == "*" else value[:-2]
-    source_params = params_of(source_type) if _TYPE.fullmatch(source_type) else None
-    if source_params is None:
-        raise Unknown(f"{source_type[:40]!r} is not a resource type served here")
-    codes = [
-        code
-        for code, param in sorted(source_params.items())
-        if param.type == "reference"
-        and not code.startswith("_")
-        and (not reverse or rtype in param.targets)
-    ]
-    return [_include(rtype, name, f"{source_type}:{code}", params_of) for code in codes]
+        sources = sorted(supported_types())
+    else:
+        sources = [rtype if value == "*" else value[:-2]]
+    found: list[Include] = []
+    for source_type in sources:
+        source_params = params_of(source_type) if _TYPE.fullmatch(source_type) else None
+        if source_params is None:
+            raise Unknown(f"{source_type[:40]!r} is not a resource type served here")
+        for code, param in sorted(source_params.items()):
+            if param.type != "reference" or code.startswith("_"):
+                continue
+            if reverse and rtype not in param.targets:
+                continue
+            include = _include(rtype, name, f"{source_type}:{code}", params_of)
+            found.append(dataclasses.replace(include, given=value))
+    return found
 
 
 def _include(rtype: str, name: str, value: str, params_of: ParamsOf) -> Include:

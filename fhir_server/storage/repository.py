@@ -165,6 +165,10 @@ class Repository:
         next_key = key_of(docs[-1], sort) if more and docs else None
         return SearchPage(versions, next_key, key_of(docs[0], sort) if docs else None)
 
+    async def stored_types(self) -> frozenset[str]:
+        """The resource types that have a collection (something was ever stored)."""
+        return frozenset(await self.collections.existing_types(supported_types()))
+
     async def collect(self, rtype: str, queries: list[Filter], field: str, limit: int) -> list[Any]:
         """The values of ``field`` (a dotted path) in at most ``limit`` current resources
         matching one of ``queries``: the hops of chained and ``_has`` searches, and includes."""
