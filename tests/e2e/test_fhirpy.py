@@ -221,6 +221,38 @@ async def test_update_as_create_and_references(fhir_base: str) -> None:
     assert subject.serialize() == patient.serialize()
 
 
+async def test_transaction_posted_by_fhirpy(fhir_base: str) -> None:
+    client = AsyncFHIRClient(fhir_base)
+    mrn = f"MRN-{uuid.uuid4().hex[:8]}"
+    placeholder = "urn:uuid:7c1b5f2e-0000-4000-8000-000000000001"
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"fullUrl": placeholder,
+             "resource": {"resourceType": "Patient", **patient_fields(
+                 identifier=[{"system": MRN, "value": mrn}])},
+             "request": {"method": "POST", "url": "Patient",
+                         "ifNoneExist": f"identifier={MRN}|{mrn}"}},
+            {"resource": {"resourceType": "Observation", "status": "final",
+                          "code": {"coding": [{"system": "http://loinc.org", "code": "718-7"}]},
+                          "subject": {"reference": placeholder}},
+             "request": {"method": "POST", "url": "Observation"}},
+        ],
+    }  # fmt: skip
+    answer = await client.execute("", method="post", data=bundle)
+    assert answer["type"] == "transaction-response"
+    assert [e["response"]["status"] for e in answer["entry"]] == ["201 Created", "201 Created"]
+    patients = await client.resources("Patient").search(identifier=f"{MRN}|{mrn}").fetch()
+    (patient,) = patients
+    observations = await client.resources("Observation").search(subject=patient.id).fetch()
+    assert len(observations) == 1
+    # the same transaction again: the conditional create finds the patient
+    again = await client.execute("", method="post", data=bundle)
+    assert again["entry"][0]["response"]["status"] == "200 OK"
+    assert len(await client.resources("Patient").search(identifier=f"{MRN}|{mrn}").fetch()) == 1
+
+
 async def test_invalid_resource_is_an_operation_outcome(fhir_base: str) -> None:
     client = AsyncFHIRClient(fhir_base)
     with pytest.raises(OperationOutcome) as error:
