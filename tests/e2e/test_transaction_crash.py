@@ -1,0 +1,74 @@
+"""kill -9 of `medrec serve` in the middle of a large transaction: after a restart none of the
+transaction's resources exist (one MongoDB transaction, never committed)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.server import start_server, stop_server
+
+pytestmark = pytest.mark.slow
+ENTRIES = 4000
+TAG = {"system": "urn:medrec:test", "code": "crash-transaction"}
+
+
+def _bundle() -> dict[str, Any]:
+    patient_url = "urn:uuid:00000000-0000-4000-8000-000000000000"
+    entries: list[dict[str, Any]] = [{
+        "fullUrl": patient_url,
+        "resource": {"resourceType": "Patient", "meta": {"tag": [TAG]}, "gender": "female"},
+        "request": {"method": "POST", "url": "Patient"},
+    }]  # fmt: skip
+    for n in range(ENTRIES - 1):
+        entries.append({
+            "resource": {
+                "resourceType": "Observation", "status": "final", "meta": {"tag": [TAG]},
+                "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+                "subject": {"reference": patient_url},
+                "valueQuantity": {"value": 60 + n % 40, "unit": "/min",
+                                  "system": "http://unitsofmeasure.org", "code": "/min"},
+            },
+            "request": {"method": "POST", "url": "Observation"},
+        })  # fmt: skip
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
+def test_kill_9_mid_transaction_leaves_nothing(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    server = start_server(data_dir)
+    outcome: dict[str, Any] = {}
+
+    def post() -> None:
+        try:
+            with httpx.Client(timeout=120, trust_env=False) as http:
+                outcome["status"] = http.post(server.fhir_base, json=_bundle()).status_code
+        except httpx.TransportError as error:  # the server died under the request
+            outcome["error"] = type(error).__name__
+
+    sender = threading.Thread(target=post)
+    sender.start()
+    time.sleep(2.5)  # well into it: 4,000 entries take far longer, even as a batch
+    assert "status" not in outcome, "the transaction finished before the kill: make it larger"
+    assert stop_server(server, signal.SIGKILL) == -signal.SIGKILL
+    sender.join(30)
+    assert "error" in outcome, outcome
+    restarted = start_server(data_dir)
+    try:
+        with httpx.Client(base_url=restarted.fhir_base + "/", trust_env=False) as http:
+            for rtype in ("Patient", "Observation"):
+                params = {"_tag": f"{TAG['system']}|{TAG['code']}", "_summary": "count"}
+                found = http.get(rtype, params=params)
+                assert found.status_code == 200, found.text
+                assert found.json()["total"] == 0, f"{rtype}: part of the transaction survived"
+            # and the server still writes normally
+            created = http.post("Patient", json={"resourceType": "Patient", "gender": "male"})
+            assert created.status_code == 201
+    finally:
+        assert stop_server(restarted) == 0
