@@ -17,7 +17,7 @@ from fhir_server.api import bundles, capabilities, rest, search, system_search
 from fhir_server.api.context import FHIR_PATH, Services
 from fhir_server.api.edge import EdgeMiddleware
 from fhir_server.api.errors import install_error_handlers
-from fhir_server.api.operations import labels
+from fhir_server.api.operations import everything, labels, validate
 from fhir_server.config import Settings
 from fhir_server.model.resource_types import supported_types
 from fhir_server.model.validation import ModelValidator
@@ -118,6 +118,8 @@ def create_app(settings: Settings, *, create_indexes: bool = True) -> FastAPI:
     app.include_router(system_search.router)
     app.include_router(bundles.router)
     app.include_router(labels.router)
+    app.include_router(everything.router)
+    app.include_router(validate.router)
     # Last: the routes above never take an operation's URL (see api/context.SegmentConvertor).
     app.include_router(terminology_router)
 

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from fhir_server import __version__
 from fhir_server.api.context import FHIR_PATH, fhir_base
 from fhir_server.api.negotiation import JSON_PATCH, response_media_type
+from fhir_server.api.operations import everything, validate
 from fhir_server.api.responses import json_response
 from fhir_server.model.resource_types import supported_types
 from fhir_server.search.definitions import search_params
@@ -34,11 +35,15 @@ TYPE_INTERACTIONS = (
     "search-type",
 )
 SYSTEM_INTERACTIONS = ("transaction", "batch", "history-system", "search-system")
-# $operations of the core, by resource type (terminology declares its own).
-CORE_OPERATIONS = {
-    "Patient": [{"name": "labels",
-                 "definition": "https://medrec.dev/fhir/OperationDefinition/Patient-labels"}],
-}  # fmt: skip
+# $operations of the core by resource type, besides $validate on every type (terminology
+# declares its own).
+VALIDATE = {"name": validate.DEFINITION.code, "definition": validate.DEFINITION.canonical}
+EVERYTHING = {"name": everything.DEFINITION.code, "definition": everything.DEFINITION.canonical}
+LABELS = {
+    "name": "labels",
+    "definition": "https://medrec.dev/fhir/OperationDefinition/Patient-labels",
+}
+CORE_OPERATIONS = {"Patient": [LABELS, EVERYTHING]}
 BUILT = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -90,7 +95,9 @@ def _resource(rtype: str) -> dict[str, Any]:
         "conditionalUpdate": False,
         "conditionalDelete": "not-supported",
     }
-    operations = {**capability_operations(), **CORE_OPERATIONS}.get(rtype)
-    if operations:
-        entry["operation"] = operations
+    entry["operation"] = [
+        *capability_operations().get(rtype, []),
+        *CORE_OPERATIONS.get(rtype, []),
+        VALIDATE,
+    ]
     return entry

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Awaitable, Callable, Container, Sequence
+from typing import Any
 
 import orjson
 from fastapi import APIRouter
@@ -26,6 +28,7 @@ from fhir_server.search.definitions import SearchParam, search_params
 from fhir_server.search.paging import decode_cursor
 from fhir_server.search.parse import SearchRequest, parse_search
 from fhir_server.search.plan import Plan, plan
+from fhir_server.storage.repository import Repository
 from fhir_server.storage.versions import Version
 
 router = APIRouter(prefix=FHIR_PATH, tags=["FHIR search"])
@@ -37,7 +40,7 @@ _ANY = "Resource"  # what the parser is told it searches
 async def search_system(request: Request) -> Response:
     media = response_media_type(request)
     params = list(request.query_params.multi_items())
-    types = _types([value for name, value in params if name == "_type"])
+    types = requested_types([value for name, value in params if name == "_type"])
     common = _common_params(types)
     ctx = services(request)
     search = parse_search(
@@ -66,34 +69,55 @@ async def search_system(request: Request) -> Response:
 
 async def _page(request: Request, search: SearchRequest, types: list[str]) -> ResultPage:
     repository = services(request).repository
-    start, key = 0, None
+    return await page_across_types(
+        repository, types, lambda rtype: _plan(request, search, rtype), search.count, search.cursor
+    )
+
+
+async def page_across_types(
+    repository: Repository,
+    types: Sequence[str],
+    plan_of: Callable[[str], Awaitable[Plan]],
+    count: int,
+    cursor: str | None,
+    skip: Container[str] = (),
+) -> ResultPage:
+    """One page of results type by type, in the order of ``types`` (every type's plan must
+    sort on the same number of keys). The cursor holds the type's position in ``types`` and
+    its sort key, so ``types`` must be the same list on every page; ``skip``: types known to
+    hold no match (no collection yet), passed over without a query."""
+    if not types:
+        return ResultPage([], None, None)
+    first = await plan_of(types[0])
+    start, key = _decode(cursor, len(types), len(first.sort)) if cursor else (0, None)
     found: list[Version] = []
-    next_key = None
-    for position, rtype in enumerate(types):
-        query = await _plan(request, search, rtype)
-        if position == 0 and search.cursor is not None:
-            # [type position, 1 if a sort key follows else 0, *sort key]
-            cursor = decode_cursor(search.cursor, len(query.sort) + 2)
-            start, started = cursor[0], cursor[1]
-            if not isinstance(start, int) or not 0 <= start < len(types) or started not in (0, 1):
-                raise Invalid("_cursor: not a paging cursor issued by this server for this search")
-            key = cursor[2:] if started else None
-        if position < start:
+    for position in range(start, len(types)):
+        rtype = types[position]
+        if rtype in skip:
             continue
-        wanted = search.count - len(found)
+        query = first if position == 0 else await plan_of(rtype)
+        wanted = count - len(found)
         page = await repository.search(
             rtype, query.queries, query.sort, wanted, key if position == start else None
         )
         found += page.versions
         if page.next_key is not None:
-            next_key = [position, 1, *page.next_key]
-            break
-        if len(found) == search.count:
+            return ResultPage(found, [position, 1, *page.next_key], None)
+        if len(found) == count:
             # Full: the next page starts with the following type (it may hold no match).
-            if position + 1 < len(types):
-                next_key = [position + 1, 0, *[None] * len(query.sort)]
-            break
-    return ResultPage(found, next_key, None)
+            rest = [p for p in range(position + 1, len(types)) if types[p] not in skip]
+            next_key = [rest[0], 0, *[None] * len(query.sort)] if rest else None
+            return ResultPage(found, next_key, None)
+    return ResultPage(found, None, None)
+
+
+def _decode(cursor: str, types: int, sort_size: int) -> tuple[int, list[Any] | None]:
+    """[type position, 1 if a sort key follows else 0, *sort key] -> (position, key)."""
+    values = decode_cursor(cursor, sort_size + 2)
+    start, started = values[0], values[1]
+    if not isinstance(start, int) or not 0 <= start < types or started not in (0, 1):
+        raise Invalid("_cursor: not a paging cursor issued by this server for this search")
+    return start, values[2:] if started else None
 
 
 async def _plan(request: Request, search: SearchRequest, rtype: str) -> Plan:
@@ -101,7 +125,8 @@ async def _plan(request: Request, search: SearchRequest, rtype: str) -> Plan:
     return await plan(one_type, services(request).repository, None, code_sets(request))
 
 
-def _types(values: list[str]) -> list[str]:
+def requested_types(values: list[str]) -> list[str]:
+    """The types named by ``_type`` values (comma lists), in order; all served types without."""
     if not values:
         return sorted(supported_types())
     out: list[str] = []

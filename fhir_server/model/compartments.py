@@ -21,6 +21,11 @@ def _paths() -> dict[str, tuple[tuple[str, ...], ...]]:
     return {rtype: tuple(tuple(p.split(".")) for p in paths) for rtype, paths in raw.items()}
 
 
+def compartment_types() -> list[str]:
+    """The types a Patient compartment can hold: Patient first, then the others by name."""
+    return ["Patient", *sorted(rtype for rtype in _paths() if rtype != "Patient")]
+
+
 def patient_compartments(resource: dict[str, Any]) -> list[str]:
     """Ids of the patients whose compartment holds this resource (sorted, unique)."""
     rtype = resource.get("resourceType", "")

@@ -241,12 +241,7 @@ class Repository:
         """Replace (or create, with a client-chosen id). ``if_match``: the version the caller
         based its change on; another current version fails with 412."""
         check_type(rtype)
-        check_id(rid)
-        if resource.get("id") != rid:
-            raise Invalid(
-                f"The resource's id ({str(resource.get('id'))[:64]!r}) must equal the id in the "
-                f"URL ({rid!r})"
-            )
+        _check_same_id(resource, check_id(rid))
         prepared = self._prepare(resource, rtype, rid)
         coll = await self.collections.current(rtype)
         for _ in range(MAX_WRITE_ATTEMPTS):
@@ -327,6 +322,14 @@ class Repository:
             if if_match is not None:
                 raise PreconditionFailed(f"{rtype}/{rid} was changed by another request")
         raise Conflict(f"{rtype}/{rid} is being changed by many requests at once; try again")
+
+    def validate(self, resource: JsonObject, rtype: str, rid: str | None = None) -> None:
+        """What a create (``rid`` None) or an update of ``rid`` checks, storing nothing
+        (``$validate``): raises ``Invalid`` or ``Unprocessable`` with the issues."""
+        check_type(rtype)
+        if rid is not None:
+            _check_same_id(resource, check_id(rid))
+        self._prepare(resource, rtype, rid or new_id())
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -417,6 +420,14 @@ def access_path(rtype: str, filter_: dict[str, Any], sort: list[tuple[str, int]]
 def check_type(rtype: str) -> None:
     if rtype not in supported_types():
         raise NotFound(f"Resource type {rtype[:64]!r} is not served here")
+
+
+def _check_same_id(resource: JsonObject, rid: str) -> None:
+    if resource.get("id") != rid:
+        raise Invalid(
+            f"The resource's id ({str(resource.get('id'))[:64]!r}) must equal the id in the "
+            f"URL ({rid!r})"
+        )
 
 
 def _check_if_match(rtype: str, rid: str, current: int, if_match: int | None) -> None:

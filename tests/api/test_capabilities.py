@@ -84,3 +84,15 @@ async def test_every_listed_search_parameter_answers(client: httpx.AsyncClient) 
                     failures.append((resource["type"], query, response.status_code))
     assert tried > 4000
     assert not failures, failures[:20]
+
+
+async def test_operations_are_declared_per_type(client: httpx.AsyncClient) -> None:
+    statement = (await client.get("metadata")).json()
+    operations = {
+        r["type"]: {op["name"] for op in r.get("operation", [])}
+        for r in statement["rest"][0]["resource"]
+    }
+    assert all("validate" in names for names in operations.values())
+    assert {"everything", "labels", "validate"} <= operations["Patient"]
+    assert {"lookup", "subsumes", "validate-code", "validate"} <= operations["CodeSystem"]
+    assert {"expand", "validate-code", "validate"} <= operations["ValueSet"]
