@@ -90,10 +90,10 @@ def _resource(rtype: str) -> dict[str, Any]:
         "versioning": "versioned-update",
         "readHistory": True,
         "updateCreate": True,
-        "conditionalCreate": False,
+        "conditionalCreate": True,
         "conditionalRead": "full-support",
-        "conditionalUpdate": False,
-        "conditionalDelete": "not-supported",
+        "conditionalUpdate": True,
+        "conditionalDelete": "single",
     }
     entry["operation"] = [
         *capability_operations().get(rtype, []),

@@ -129,6 +129,40 @@ async def _conditional_create(
     return write_response(request, outcome.version, status, media, what)
 
 
+@router.put("/{rtype:segment}", summary="conditional update", openapi_extra=_FHIR_BODY)
+async def conditional_update(request: Request, rtype: ResourceType) -> Response:
+    """``PUT /Type?search``: one match is updated, none is a create (with the body's id, if
+    any), several is 412. A one-entry transaction: the search and the write are one."""
+    media = response_media_type(request)
+    request_media_type(request)
+    ctx = services(request)
+    if_match = parse_version_tag(request.headers.get("if-match"), "If-Match")
+    resource = parse_resource(await read_body(request, ctx.settings.max_body_bytes))
+    entry = Entry(0, "PUT", rtype, None, _condition(request), None, resource, None, if_match)
+    (outcome,) = await Processor(ctx.repository, code_sets(request)).transaction([entry])
+    assert outcome.version is not None
+    created = outcome.status.startswith("201")
+    status, what = (201, "Created") if created else (200, "Updated")
+    return write_response(request, outcome.version, status, media, what)
+
+
+@router.delete("/{rtype:segment}", summary="conditional delete", status_code=204)
+async def conditional_delete(request: Request, rtype: ResourceType) -> Response:
+    """``DELETE /Type?search``: the one match is deleted; none is a 204; several is 412."""
+    entry = Entry(0, "DELETE", rtype, None, _condition(request), None, None, None, None)
+    ctx = services(request)
+    (outcome,) = await Processor(ctx.repository, code_sets(request)).transaction([entry])
+    headers = version_headers(outcome.version) if outcome.version is not None else {}
+    return Response(status_code=204, headers=headers)
+
+
+def _condition(request: Request) -> str:
+    query = request.url.query
+    if not query:
+        raise Invalid("A conditional update or delete needs search parameters (Type?search)")
+    return query
+
+
 @router.put(
     "/{rtype:segment}/{rid:segment}",
     summary="update (or create with a client id)",

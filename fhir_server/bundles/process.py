@@ -18,7 +18,7 @@ from fhir_server.bundles.references import (
     resolve_conditional,
 )
 from fhir_server.errors import Conflict, FhirError, Invalid, Issue, PreconditionFailed
-from fhir_server.model.ids import new_id
+from fhir_server.model.ids import check_id, new_id
 from fhir_server.search.codes import CodeSets
 from fhir_server.storage.repository import Repository
 from fhir_server.storage.versions import Version
@@ -65,7 +65,7 @@ class Processor:
 
     async def _run_all(self, entries: list[Entry], session: AsyncClientSession) -> list[Outcome]:
         outcomes: dict[int, Outcome] = {}
-        for entry in sorted(entries, key=lambda e: (ORDER[e.method], e.index)):
+        for entry in sorted(entries, key=lambda e: (ORDER.get(e.method, 0), e.index)):
             try:
                 outcomes[entry.index] = await self._run(entry, session)
             except FhirError as error:
@@ -105,7 +105,12 @@ class Processor:
             found = await self._match(entry.rtype, entry.query, session)
             if found is None and entry.method == "DELETE":
                 return dataclasses.replace(entry, method="NONE")
-            return dataclasses.replace(entry, rid=found or new_id(), query=None)
+            given = entry.resource.get("id") if entry.resource is not None else None
+            if found is not None and given not in (None, found):
+                raise Invalid(f"The resource's id {str(given)[:64]!r} is not the id of the match")
+            # no match: an update as create, with the body's id when it has one
+            rid = found or (check_id(given) if isinstance(given, str) else new_id())
+            return dataclasses.replace(entry, rid=rid, query=None)
         return entry
 
     async def _match(
