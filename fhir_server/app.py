@@ -20,25 +20,22 @@ from fhir_server.api.errors import install_error_handlers
 from fhir_server.api.operations import everything, labels, validate
 from fhir_server.config import Settings
 from fhir_server.model.resource_types import supported_types
-from fhir_server.model.validation import ModelValidator
 from fhir_server.storage.collections import Collections
 from fhir_server.storage.index_format import INDEX_FORMAT, stale_format
 from fhir_server.storage.mongo import connect
-from fhir_server.storage.repository import Repository
+from fhir_server.wiring import Wired, wire
 from terminology import ucum
 from terminology.api import router as terminology_router
-from terminology.bindings import BindingValidator
-from terminology.stored import StoredContent, load_stored_content, site_service
 
 log = logging.getLogger(__name__)
 FORMAT_CHECK_TIMEOUT_S = 5.0
 
 
-async def _load_terminology(repository: Repository, stored: StoredContent) -> None:
+async def _load_terminology(wired: Wired) -> None:
     """The site's own CodeSystems, ValueSets and ConceptMaps (bundled content serves until
     then)."""
     try:
-        await load_stored_content(repository, stored)
+        await wired.load_site_terminology()
     except PyMongoError as error:
         log.warning("could not load stored terminology: %s", type(error).__name__)
 
@@ -69,7 +66,8 @@ def create_app(settings: Settings, *, create_indexes: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         assert settings.mongodb_uri is not None
         client = connect(settings.mongodb_uri, timeout_ms=settings.mongodb_timeout_ms)
-        collections = Collections(client[settings.database])
+        wired = wire(client[settings.database], settings.max_json_depth)
+        collections = wired.repository.collections
         if create_indexes:
             await collections.ensure_indexes(sorted(supported_types()))
         # The UCUM parser takes about 2 s of CPU to build: before serving, not in the background
@@ -81,16 +79,10 @@ def create_app(settings: Settings, *, create_indexes: bool = True) -> FastAPI:
             await asyncio.wait_for(_check_index_format(collections), FORMAT_CHECK_TIMEOUT_S)
         except TimeoutError:
             log.warning("could not check the search index format: the database did not answer")
-        stored = StoredContent()
-        terminology = site_service(stored)
-        validator = BindingValidator(ModelValidator(), terminology)
-        repository = Repository(
-            collections, validator, settings.max_json_depth, listeners=[stored.on_change]
-        )
-        app.state.services = Services(settings, repository)
-        app.state.terminology = terminology
+        app.state.services = Services(settings, wired.repository)
+        app.state.terminology = wired.terminology
         # In the background: the server must start (and answer 503) while the database is down.
-        loading = asyncio.create_task(_load_terminology(repository, stored))
+        loading = asyncio.create_task(_load_terminology(wired))
         app.state.mongo = client
         try:
             yield

@@ -108,18 +108,13 @@ def demo(data_dir: DataDir = None) -> None:
 
 async def _load_demo(settings: Settings) -> int:
     from fhir_server.demo import load_demo
-    from fhir_server.model.validation import ModelValidator
-    from fhir_server.storage.collections import Collections
     from fhir_server.storage.mongo import connect
-    from fhir_server.storage.repository import Repository
+    from fhir_server.wiring import wire
 
     assert settings.mongodb_uri is not None
     client = connect(settings.mongodb_uri)
     try:
-        repository = Repository(
-            Collections(client[settings.database]), ModelValidator(), settings.max_json_depth
-        )
-        return await load_demo(repository)
+        return await load_demo(wire(client[settings.database], settings.max_json_depth).repository)
     finally:
         await client.close()
 
@@ -209,6 +204,37 @@ def reindex(
 
 
 @app.command()
+def load(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Bundle (.json) and NDJSON (.ndjson) files, or folders")
+    ],
+    max_file_bytes: Annotated[
+        int,
+        typer.Option(min=1, help="Largest JSON file read (NDJSON files are streamed: no limit)"),
+    ] = 256 * 1024 * 1024,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Resources per database transaction")
+    ] = 100,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Load files again even if recorded as loaded")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Load FHIR transaction, batch and collection Bundles and NDJSON files (resumable: files
+    already loaded are skipped, an interrupted NDJSON file continues where it stopped)."""
+    from fhir_server.bulk.load_command import LoadOptions, find_or_exit, print_results, run_load
+
+    files = find_or_exit(paths, console)
+    settings = _settings(data_dir)
+    options = LoadOptions(max_file_bytes, batch_size, restart)
+    with database_uri(settings.mongodb_uri, settings.data_dir) as uri:
+        settings = settings.model_copy(update={"mongodb_uri": uri})
+        results = run_load(settings, files, options, console)
+    if not print_results(results, console):
+        raise typer.Exit(1)
+
+
+@app.command()
 def labels(
     patient: Annotated[str | None, typer.Option(help="Patient id")] = None,
     category: Annotated[str | None, typer.Option(help="Record category code")] = None,
@@ -253,10 +279,8 @@ class _LabelRequest:
 
 async def _label(settings: Settings, request: _LabelRequest) -> bytes:
     """The PDF, with the site's stored colour map when it has one."""
-    from fhir_server.model.validation import ModelValidator
-    from fhir_server.storage.collections import Collections
     from fhir_server.storage.mongo import connect
-    from fhir_server.storage.repository import Repository
+    from fhir_server.wiring import wire
     from ingestion.labels import (
         calibration_card_pdf,
         category_styles,
@@ -264,13 +288,14 @@ async def _label(settings: Settings, request: _LabelRequest) -> bytes:
         label_pdf,
         patient_from_resource,
     )
-    from terminology.stored import load_stored_content, site_service
 
     assert settings.mongodb_uri is not None
     client = connect(settings.mongodb_uri, timeout_ms=settings.mongodb_timeout_ms)
     try:
-        repository = Repository(Collections(client[settings.database]), ModelValidator())
-        styles = category_styles(site_service(await load_stored_content(repository)))
+        wired = wire(client[settings.database], settings.max_json_depth)
+        await wired.load_site_terminology()
+        repository = wired.repository
+        styles = category_styles(wired.terminology)
         if request.calibration_card:
             return calibration_card_pdf(styles)
         assert request.patient is not None and request.category is not None

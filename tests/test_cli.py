@@ -124,6 +124,8 @@ def test_help_for_every_command(tmp_path: Path) -> None:
         "db status": (MEDREC, ["db", "status", "--help"]),
         "openapi": (MEDREC, ["openapi", "--help"]),
         "reindex": (MEDREC, ["reindex", "--help"]),
+        "load": (MEDREC, ["load", "--help"]),
+        "labels": (MEDREC, ["labels", "--help"]),
         "console script": ([str(console_script)], ["--help"]),
     }
     # In parallel: each one is a Python start-up (about a second of CPU).
@@ -147,7 +149,7 @@ def test_help_for_every_command(tmp_path: Path) -> None:
         outputs[name] = stdout
 
     top = outputs["console script"]  # `medrec --help`, through the installed entry point
-    for command in ("serve", "demo", "db", "openapi", "reindex"):
+    for command in ("serve", "demo", "db", "openapi", "reindex", "load", "labels"):
         assert re.search(rf"^\W*{command}\s", top, flags=re.MULTILINE), top
     for option in ("--host", "--port", "--data-dir", "--demo"):
         assert option in outputs["serve"], outputs["serve"]
@@ -155,6 +157,8 @@ def test_help_for_every_command(tmp_path: Path) -> None:
     assert "--data-dir" in outputs["db status"]
     assert "--output" in outputs["openapi"]
     assert "--type" in outputs["reindex"] and "--restart" in outputs["reindex"]
+    assert "--restart" in outputs["load"]
+    assert "--calibration-card" in outputs["labels"]
 
 
 @pytest.mark.parametrize("command", [["serve"], ["demo"]])

@@ -1,0 +1,1 @@
+"""Bulk data: loading files of FHIR resources (``medrec load``) and generated test data."""
