@@ -65,12 +65,40 @@ class Processor:
 
     async def _run_all(self, entries: list[Entry], session: AsyncClientSession) -> list[Outcome]:
         outcomes: dict[int, Outcome] = {}
+        creates = [e for e in entries if e.method == "POST"]
         for entry in sorted(entries, key=lambda e: (ORDER.get(e.method, 0), e.index)):
+            if entry.method == "POST":
+                if entry is creates[0]:  # all creates at once, in their turn in the order
+                    outcomes.update(await self._create_all(creates, session))
+                continue
             try:
                 outcomes[entry.index] = await self._run(entry, session)
             except FhirError as error:
                 raise _naming(error, entry) from None
         return [outcomes[index] for index in sorted(outcomes)]
+
+    async def _create_all(
+        self, entries: list[Entry], session: AsyncClientSession
+    ) -> dict[int, Outcome]:
+        """The creates of a transaction in a few round trips (one insert per type)."""
+        db = self.repository.collections.db
+        items = []
+        for entry in entries:
+            assert entry.resource is not None and entry.rid is not None
+            if entry.if_none_exist:
+                await claim(db, entry.rtype, entry.if_none_exist, entry.rid, session)
+            items.append((entry.resource, entry.rtype, entry.rid))
+        try:
+            versions = await self.repository.create_many(items, session=session)
+        except FhirError as error:
+            # name the entry: find the first one that fails alone
+            for entry in entries:
+                try:
+                    self.repository.validate(entry.resource or {}, entry.rtype)
+                except FhirError as single:
+                    raise _naming(single, entry) from None
+            raise error
+        return {e.index: Outcome("201 Created", v) for e, v in zip(entries, versions, strict=True)}
 
     async def _prepare(
         self, entries: list[Entry], session: AsyncClientSession | None
@@ -154,7 +182,11 @@ class Processor:
         if entry.method == "POST" and entry.if_none_exist and session is not None:
             db = self.repository.collections.db
             await claim(db, entry.rtype, entry.if_none_exist, rid, session)
-        if entry.method in ("POST", "PUT"):
+        if entry.method == "POST":  # a fresh id: one insert, no lookup
+            assert entry.resource is not None
+            created = await repository.create(entry.resource, entry.rtype, session=session, rid=rid)
+            return Outcome("201 Created", created)
+        if entry.method == "PUT":
             assert entry.resource is not None
             result = await repository.update(
                 entry.resource, entry.rtype, rid, if_match=entry.if_match, session=session

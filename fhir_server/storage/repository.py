@@ -217,16 +217,45 @@ class Repository:
     # -- writes ------------------------------------------------------------------------------
 
     async def create(
-        self, resource: JsonObject, rtype: str, *, session: AsyncClientSession | None = None
+        self,
+        resource: JsonObject,
+        rtype: str,
+        *,
+        session: AsyncClientSession | None = None,
+        rid: str | None = None,
     ) -> Version:
+        """A new resource: one insert. ``rid``: an id the caller drew with ``new_id`` (a
+        bundle's entries refer to each other by it before they are written)."""
         check_type(rtype)
-        rid = new_id()
+        rid = rid or new_id()
         prepared = self._prepare(resource, rtype, rid)
         coll = await self.collections.current(rtype)
         doc, version = _stamp(prepared, rtype, rid, 1, utc_now_ms())
         with _storable():
             await coll.insert_one(doc, session=session)
         return self._changed(version)
+
+    async def create_many(
+        self, items: list[tuple[JsonObject, str, str]], *, session: AsyncClientSession
+    ) -> list[Version]:
+        """New resources (resource, type, fresh id), each validated as ``create`` does, then
+        one ``insert_many`` per type: a transaction bundle's creates in a few round trips.
+        The first invalid one raises before anything is written."""
+        prepared = [
+            (self._prepare(resource, rtype, rid), rtype, rid) for resource, rtype, rid in items
+        ]
+        now = utc_now_ms()
+        by_type: dict[str, list[Document]] = {}
+        versions: list[Version] = []
+        for ready, rtype, rid in prepared:
+            doc, version = _stamp(ready, rtype, rid, 1, now)
+            by_type.setdefault(rtype, []).append(doc)
+            versions.append(version)
+        for rtype, docs in by_type.items():
+            coll = await self.collections.current(rtype)
+            with _storable():
+                await coll.insert_many(docs, session=session)
+        return [self._changed(version) for version in versions]
 
     async def update(
         self,
