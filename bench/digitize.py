@@ -69,6 +69,7 @@ from ingestion.scans.page import (  # noqa: E402
 )
 from ingestion.scans.rasterize import rasterize  # noqa: E402
 from terminology import ucum  # noqa: E402
+from terminology.lab_catalogue import lab_test  # noqa: E402
 from terminology.lab_matcher import best_match  # noqa: E402
 
 STAGES = ("rasterize", "normalize", "barcodes", "colour", "ocr")
@@ -378,8 +379,10 @@ class FieldScore:
 def expected_result(row: synthetic.LabRow) -> LabResult | None:
     candidate = best_match(row.test, row.unit)
     unit = ucum.from_printed(row.unit)
-    if candidate is None or unit is None:
+    test = lab_test(candidate.code) if candidate is not None else None
+    if candidate is None or unit is None or test is None:
         return None
+    unit = test.reported_unit(unit)  # TSH printed in mU/L is m[IU]/L
     return LabResult(
         candidate.code,
         candidate.display,

@@ -675,6 +675,9 @@ def loinc_subset() -> dict[str, Any]:
             {"code": "panel", "valueCode": panel},
         ]
         properties += [{"code": "unit", "valueString": unit} for unit in units]
+        properties += [
+            {"code": "printed-unit", "valueString": unit} for unit in PRINTED_UNITS.get(code, ())
+        ]
         if low is not None and high is not None:
             properties.append({"code": "plausible-low", "valueDecimal": low})
             properties.append({"code": "plausible-high", "valueDecimal": high})
@@ -733,6 +736,13 @@ def loinc_subset() -> dict[str, Any]:
                 "plausible-low and plausible-high are expressed in",
             },
             {
+                "code": "printed-unit",
+                "uri": prop + "printed-unit",
+                "type": "string",
+                "description": "A UCUM unit reports print for this test that means, number for "
+                "number, the first listed unit (TSH: mU/L and uU/mL for m[IU]/L)",
+            },
+            {
                 "code": "plausible-low",
                 "uri": prop + "plausible-low",
                 "type": "decimal",
@@ -747,6 +757,14 @@ def loinc_subset() -> dict[str, Any]:
         ],
         "concept": concepts,
     }
+
+
+# Units printed on reports that stand for a test's first unit, number for number: TSH in
+# "mU/L" or "µU/mL" is the WHO international unit of m[IU]/L, not UCUM's enzyme unit U.
+PRINTED_UNITS: dict[str, tuple[str, ...]] = {
+    "3016-3": ("mU/L", "uU/mL"),
+    "11580-8": ("mU/L", "uU/mL"),
+}
 
 
 # -- official definitions ---------------------------------------------------------------------

@@ -29,12 +29,20 @@ class LabTest:
     high: float | None
     names: tuple[str, ...]  # printed names, any language
     abbreviations: tuple[str, ...]
+    # Units reports print for this test that mean the first unit, number for number
+    # (TSH "mU/L" is m[IU]/L, not UCUM's enzyme unit).
+    printed_units: tuple[str, ...] = ()
+
+    def reported_unit(self, unit: str) -> str:
+        """``unit`` as the test is reported in: a printed alias becomes the first unit."""
+        return self.units[0] if unit in self.printed_units and self.units else unit
 
     def plausible(self, value: float, unit: str | None = None) -> bool | None:
         """Whether ``value`` (in ``unit``, default the test's first unit) is plausible; None when
         it cannot be said (no range, or a unit not convertible to the test's)."""
         if self.low is None or self.high is None or not self.units:
             return None
+        unit = self.reported_unit(unit) if unit is not None else None
         if unit is not None and unit != self.units[0]:
             try:
                 value = ucum.convert(value, unit, self.units[0])
@@ -72,6 +80,7 @@ def catalogue_from(cs: CodeSystemIndex) -> tuple[LabTest, ...]:
                 high=high[0] if high else None,
                 names=tuple(names),
                 abbreviations=tuple(abbreviations),
+                printed_units=tuple(str(p.value) for p in concept.values("printed-unit")),
             )
         )
     return tuple(tests)

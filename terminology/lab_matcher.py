@@ -273,6 +273,8 @@ def _code_words(key: str) -> tuple[str, ...]:
 
 
 def _unit_fit(test: LabTest, unit: str | None) -> tuple[str, float]:
+    if unit is not None:
+        unit = test.reported_unit(unit)
     if unit is None or not test.units:
         return "unknown", 1.0
     if unit in test.units or any(_same_unit(unit, u) for u in test.units):

@@ -40,3 +40,19 @@ def test_lab_test_record() -> None:
     assert test.panel == "cbc"
     assert test.units[0] == "g/dL"
     assert "HGB" in test.abbreviations and "Hemoglobin" in test.names
+
+
+def test_a_printed_unit_alias_means_the_first_unit() -> None:
+    """TSH printed in mU/L (or µU/mL) is m[IU]/L number for number; UCUM's U is another unit."""
+    from terminology.lab_catalogue import lab_test
+    from terminology.lab_matcher import match_lab_test
+
+    tsh = lab_test("3016-3")
+    assert tsh is not None
+    assert tsh.reported_unit("mU/L") == "m[IU]/L" and tsh.reported_unit("uU/mL") == "m[IU]/L"
+    assert tsh.reported_unit("mg/dL") == "mg/dL"
+    assert tsh.plausible(2.5, "mU/L") is True and tsh.plausible(2500, "mU/L") is False
+    (best, *_) = match_lab_test("TSH", "mU/L")
+    assert best.code == "3016-3" and best.accepted and best.unit_fit == "listed"
+    glucose = lab_test("2345-7")
+    assert glucose is not None and glucose.reported_unit("mU/L") == "mU/L"  # TSH's alias only
