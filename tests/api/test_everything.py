@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.api.test_search import put
+from tests.helpers import follow_pages
 
 MINE = [
     "Patient/ann",
@@ -44,17 +45,7 @@ async def record(client: httpx.AsyncClient) -> None:
 
 
 async def walk(client: httpx.AsyncClient, url: str, **params: str) -> list[str]:
-    out: list[str] = []
-    response = await client.get(url, params=params)
-    while True:
-        assert response.status_code == 200, response.text
-        bundle = response.json()
-        assert bundle["type"] == "searchset"
-        out += [f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in bundle["entry"]]
-        following = next((x["url"] for x in bundle["link"] if x["relation"] == "next"), None)
-        if following is None:
-            return out
-        response = await client.get(following)
+    return await follow_pages(client, url, **params)
 
 
 @pytest.mark.usefixtures("record")

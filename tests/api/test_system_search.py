@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from tests.api.test_search import put
+from tests.helpers import follow_pages
 
 
 @pytest.fixture
@@ -20,17 +21,7 @@ async def mixed(client: httpx.AsyncClient) -> None:
 
 
 async def walk(client: httpx.AsyncClient, **params: str) -> list[str]:
-    out: list[str] = []
-    response = await client.get("", params=params)
-    while True:
-        assert response.status_code == 200, response.text
-        bundle = response.json()
-        assert bundle["type"] == "searchset"
-        out += [f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in bundle["entry"]]
-        following = next((x["url"] for x in bundle["link"] if x["relation"] == "next"), None)
-        if following is None:
-            return out
-        response = await client.get(following)
+    return await follow_pages(client, "", **params)
 
 
 @pytest.mark.usefixtures("mixed")
