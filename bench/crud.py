@@ -548,8 +548,11 @@ def _die_with_parent() -> None:
 
 
 class MedrecServer:
-    def __init__(self, mongodb_uri: str, database: str, workdir: Path) -> None:
+    def __init__(self, mongodb_uri: str, database: str, workdir: Path, auth: str = "off") -> None:
+        """``auth``: off by default, these benchmarks measure storage and search against
+        raw MongoDB (bench/auth.py measures what authorization and the audit trail add)."""
         self.mongodb_uri = mongodb_uri
+        self.auth = auth
         self.database = database
         self.workdir = workdir
         self.port = free_port(HOST)
@@ -572,6 +575,7 @@ class MedrecServer:
             "MEDREC_DATABASE": self.database,
             "MEDREC_LOG_LEVEL": "warning",
             "MEDREC_ACCESS_LOG": "false",
+            "MEDREC_AUTH": self.auth,
             "PYTHONPATH": os.pathsep.join(
                 p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p
             ),

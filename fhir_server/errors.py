@@ -73,3 +73,23 @@ class NotSupported(FhirError):
 class TooLarge(FhirError):
     def __init__(self, message: str, status: int = 413) -> None:
         super().__init__(message, [], status, "too-costly")
+
+
+class Unauthorized(FhirError):
+    """No usable access token: 401 with a Bearer challenge (RFC 6750)."""
+
+    def __init__(self, message: str, error: str = "invalid_token") -> None:
+        challenge = f'Bearer realm="medrec", error="{error}"'
+        super().__init__(message, [], 401, "login", {"WWW-Authenticate": challenge})
+
+
+class Forbidden(FhirError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, [], 403, "forbidden")
+
+
+class Unavailable(FhirError):
+    """Not now: try again shortly (503 with Retry-After)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, [], 503, "transient", {"Retry-After": "5"})

@@ -3,6 +3,7 @@ the server MEDREC_MONGODB_URI names), a fresh database per test, the real app ov
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -16,6 +17,8 @@ from pymongo import MongoClient
 from fhir_server.app import create_app
 from fhir_server.config import Settings
 from fhir_server.storage.embedded import EmbeddedDatabase
+from smart_auth.audit.verify import verify_chain
+from smart_auth.tokens import Grant
 
 
 @pytest.fixture(scope="session")
@@ -42,16 +45,45 @@ def settings(mongodb_uri: str, database_name: str) -> Settings:
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+async def app(settings: Settings, request: pytest.FixtureRequest) -> AsyncIterator[FastAPI]:
     application = create_app(settings, create_indexes=False)
     async with application.router.lifespan_context(application):
+        for _ in range(200):  # authorization starts once the database has answered
+            if application.state.auth is not None:
+                break
+            await asyncio.sleep(0.05)
         yield application
+        if request.node.get_closest_marker("audit_tampered") is None:
+            await _check_audit_trail(application)
+
+
+async def _check_audit_trail(application: FastAPI) -> None:
+    """After every test: each FHIR request it made left an AuditEvent, and the chain of them
+    is intact (the whole suite is the audit trail's test)."""
+    db = application.state.mongo[application.state.services.settings.database]
+    verdict = await verify_chain(db)
+    assert verdict.intact, f"audit chain broken at {verdict.broken_at}: {verdict.reason}"
+    assert verdict.checked == application.state.audit.recorded
+    assert verdict.checked == getattr(application.state, "audited_requests", 0)
+
+
+TEST_BASE = "http://testserver/fhir"
+
+
+def bearer(app: FastAPI, grant: Grant) -> dict[str, str]:
+    """An Authorization header with a real access token for ``grant``, signed by the app."""
+    minted = app.state.auth.tokens.mint(grant, issuer="http://testserver", audience=TEST_BASE)
+    return {"Authorization": f"Bearer {minted.token}"}
+
+
+ADMIN = Grant(subject="test-admin", client_id="medrec-tests", scope="user/*.*", role="admin")
 
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The app over HTTP as an administrator (a real token, enforced and audited)."""
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://testserver/fhir/", timeout=60
+        transport=transport, base_url=TEST_BASE + "/", timeout=60, headers=bearer(app, ADMIN)
     ) as http:
         yield http

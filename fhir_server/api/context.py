@@ -32,7 +32,12 @@ class Services:
 
 
 def services(request: Request) -> Services:
-    found: Services = request.app.state.services
+    """The request's services, with the repository as its access token allows
+    (``smart_auth.enforce.authorize`` sets them). A route without that dependency fails
+    closed here."""
+    found: Services | None = getattr(request.state, "services", None)
+    if found is None:
+        raise RuntimeError(f"{request.url.path}: a FHIR route without authorization")
     return found
 
 
@@ -43,7 +48,8 @@ def code_sets(request: Request) -> CodeSets | None:
 
 
 def fhir_base(request: Request) -> str:
-    configured = services(request).settings.base_url
+    settings: Settings = request.app.state.services.settings
+    configured = settings.base_url
     if configured:
         return configured.rstrip("/")
     return str(request.base_url).rstrip("/") + FHIR_PATH

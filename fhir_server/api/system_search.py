@@ -22,8 +22,8 @@ from fhir_server.api.context import FHIR_PATH, code_sets, fhir_base, services
 from fhir_server.api.negotiation import response_media_type
 from fhir_server.api.responses import json_response
 from fhir_server.api.search import ResultPage, searchset
-from fhir_server.errors import Invalid
-from fhir_server.model.resource_types import supported_types
+from fhir_server.errors import Forbidden, Invalid
+from fhir_server.model.resource_types import ON_REQUEST_ONLY, supported_types
 from fhir_server.search.definitions import SearchParam, search_params
 from fhir_server.search.paging import decode_cursor
 from fhir_server.search.parse import SearchRequest, parse_search
@@ -40,9 +40,14 @@ _ANY = "Resource"  # what the parser is told it searches
 async def search_system(request: Request) -> Response:
     media = response_media_type(request)
     params = list(request.query_params.multi_items())
-    types = requested_types([value for name, value in params if name == "_type"])
-    common = _common_params(types)
+    named = [value for name, value in params if name == "_type"]
     ctx = services(request)
+    types = requested_types(named)
+    if not named:  # every type the user may search
+        types = [rtype for rtype in types if ctx.repository.permitted(rtype, "s")]
+        if not types:
+            raise Forbidden("The access token allows searching no resource type")
+    common = _common_params(types)
     search = parse_search(
         _ANY,
         [(name, value) for name, value in params if name != "_type"],
@@ -128,7 +133,7 @@ async def _plan(request: Request, search: SearchRequest, rtype: str) -> Plan:
 def requested_types(values: list[str]) -> list[str]:
     """The types named by ``_type`` values (comma lists), in order; all served types without."""
     if not values:
-        return sorted(supported_types())
+        return sorted(supported_types() - ON_REQUEST_ONLY)
     out: list[str] = []
     for value in values:
         for name in value.split(","):

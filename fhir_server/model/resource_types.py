@@ -11,6 +11,9 @@ from functools import cache
 from pathlib import Path
 
 DATA = Path(__file__).parent / "data"
+# Kept out of whole-system listings (system search and history, $everything, _revinclude=*)
+# unless asked for by name: the audit trail grows with every request and is not the record.
+ON_REQUEST_ONLY = frozenset({"AuditEvent"})
 
 # fhir.resources validates R4 through its R4B models. These R4 types have no R4B model (they
 # were withdrawn or redesigned in R4B), or an R4B model whose shape differs from R4's, so we

@@ -7,7 +7,7 @@ from collections import defaultdict
 from typing import Any, Protocol
 
 from fhir_server.model.references import parse_reference
-from fhir_server.model.resource_types import supported_types
+from fhir_server.model.resource_types import ON_REQUEST_ONLY, supported_types
 from fhir_server.search.chain import INDEX_FIELD
 from fhir_server.search.filters import LIVE, Filter
 from fhir_server.search.parse import Include
@@ -38,6 +38,8 @@ class Finder(Protocol):
 
     async def stored_types(self) -> frozenset[str]: ...
 
+    def permitted(self, rtype: str, interaction: str) -> bool: ...
+
 
 # How many rounds `:iterate` includes follow from what earlier rounds included.
 MAX_ITERATIONS = 3
@@ -49,8 +51,9 @@ async def included(
     if any(i.reverse and i.given == "*" for i in includes):
         # _revinclude=* names every type that can refer here: skip those never stored (and
         # do not create their collections by searching them)
-        stored = await finder.stored_types()
+        stored = await finder.stored_types() - ON_REQUEST_ONLY
         includes = tuple(i for i in includes if not i.reverse or i.source_type in stored)
+
     seen = {(v.rtype, v.id) for v in matches}
     out: list[Version] = []
     frontier = matches
@@ -101,6 +104,8 @@ async def _forward(rtype: str, ids: list[str], include: Include, finder: Finder)
                 targets[target[0]].add(target[1])
     found: list[Version] = []
     for target_type, target_ids in sorted(targets.items()):
+        if not finder.permitted(target_type, "s"):
+            continue  # what the user may not see is left out, not refused as a whole
         query = {"_id": {"$in": sorted(target_ids)}, **LIVE}
         page = await finder.search(target_type, [query], [("_id", 1)], MAX_INCLUDED, None)
         found += page.versions
@@ -109,6 +114,8 @@ async def _forward(rtype: str, ids: list[str], include: Include, finder: Finder)
 
 async def _reverse(rtype: str, ids: list[str], include: Include, finder: Finder) -> list[Version]:
     if include.target_type not in (None, rtype):
+        return []
+    if not finder.permitted(include.source_type, "s"):
         return []
     refs = [f"{rtype}/{rid}" for rid in ids]
     # Positive on idx: deleted resources (stored without idx) never match.

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fhir_server.model.compartments import compartment_types
+from fhir_server.model.resource_types import ON_REQUEST_ONLY
 from fhir_server.storage.collections import Collections
 from fhir_server.storage.versions import Version, version_from_document
 
@@ -25,6 +27,10 @@ class HistoryQuery:
     at: tuple[datetime, datetime] | None = None  # versions current during [low, high)
     count: int = 50
     after: Cursor | None = None
+    # Authorization: only these types (system history), and of the compartment types only
+    # the versions in this patient's compartment.
+    types: frozenset[str] | None = None
+    compartment: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +46,9 @@ async def read_history(
         rtypes = [query.rtype]
     else:
         rtypes = await collections.existing_types(known_types)
+        rtypes = [rtype for rtype in rtypes if rtype not in ON_REQUEST_ONLY]
+    if query.types is not None:
+        rtypes = [rtype for rtype in rtypes if rtype in query.types]
     limit = query.count + 1
     streams: list[list[Version]] = []
     for rtype in rtypes:
@@ -74,6 +83,8 @@ def _filter(rtype: str, rid_field: str, query: HistoryQuery) -> dict[str, Any]:
     clauses: list[dict[str, Any]] = []
     if query.rid is not None:
         clauses.append({rid_field: query.rid})
+    if query.compartment is not None and rtype in compartment_types():
+        clauses.append({"comp": query.compartment})
     if query.since is not None:
         clauses.append({"ts": {"$gte": query.since}})
     if query.at is not None:

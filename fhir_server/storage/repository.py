@@ -97,13 +97,20 @@ class Repository:
     # -- reads -------------------------------------------------------------------------------
 
     async def read(
-        self, rtype: str, rid: str, *, session: AsyncClientSession | None = None
+        self,
+        rtype: str,
+        rid: str,
+        *,
+        session: AsyncClientSession | None = None,
+        within: str | None = None,
     ) -> Version:
-        """``session``: inside a transaction, its own writes are seen."""
+        """``session``: inside a transaction, its own writes are seen. ``within``: only a
+        resource in this patient's compartment (another is answered as unknown)."""
         check_type(rtype)
         coll = await self.collections.current(rtype)
-        doc = await coll.find_one({"_id": rid}, _PROJECTION, session=session)
-        if doc is None:
+        projection = _PROJECTION if within is None else {**_PROJECTION, "comp": 1}
+        doc = await coll.find_one({"_id": rid}, projection, session=session)
+        if doc is None or (within is not None and within not in doc.get("comp", ())):
             raise NotFound(f"{rtype}/{rid} is not known")
         version = version_from_document(rtype, doc)
         if version.deleted:
@@ -165,6 +172,12 @@ class Repository:
         next_key = key_of(docs[-1], sort) if more and docs else None
         return SearchPage(versions, next_key, key_of(docs[0], sort) if docs else None)
 
+    def permitted(self, rtype: str, interaction: str) -> bool:
+        """May this repository's user do ``interaction`` (c r u d s) on ``rtype`` at all?
+        Always, here; the request-scoped repository of ``smart_auth.guard`` says otherwise.
+        Listings across types use it to leave out what they may not show."""
+        return True
+
     async def stored_types(self) -> frozenset[str]:
         """The resource types that have a collection (something was ever stored)."""
         return frozenset(await self.collections.existing_types(supported_types()))
@@ -198,15 +211,18 @@ class Repository:
             plans.append({**plan, "medrecIndex": access_path(rtype, query, sort)})
         return plans
 
-    async def count(self, rtype: str, queries: list[Filter]) -> int:
+    async def count(
+        self, rtype: str, queries: list[Filter], *, session: AsyncClientSession | None = None
+    ) -> int:
         check_type(rtype)
         coll = await self.collections.current(rtype)
         if len(queries) == 1:
-            return await coll.count_documents(queries[0])
+            return await coll.count_documents(queries[0], session=session)
         # Union of several: count each query's ids once (the branches may overlap).
         ids: set[str] = set()
         for query in queries:
-            ids.update(doc["_id"] for doc in await coll.find(query, {"_id": 1}).to_list())
+            found = coll.find(query, {"_id": 1}, session=session)
+            ids.update(doc["_id"] for doc in await found.to_list())
         return len(ids)
 
     async def history(self, query: HistoryQuery) -> HistoryPage:
@@ -244,11 +260,34 @@ class Repository:
         prepared = [
             (self._prepare(resource, rtype, rid), rtype, rid) for resource, rtype, rid in items
         ]
+        return await self._insert(prepared, session)
+
+    async def insert_trusted(
+        self, rtype: str, items: list[tuple[JsonObject, str, Document]]
+    ) -> list[Version]:
+        """New resources of one type the server built itself (its audit trail): indexed and
+        versioned as any, not put through the model validation a client's resource needs, each
+        stored with the extra top-level fields given (resource, id, fields); one ordered
+        ``insert_many``, so a failure keeps those before it."""
+        prepared = [
+            (self._prepare(resource, rtype, rid, trusted=True), rtype, rid)
+            for resource, rid, _ in items
+        ]
+        return await self._insert(prepared, None, [fields for _, _, fields in items])
+
+    async def _insert(
+        self,
+        prepared: list[tuple[_Prepared, str, str]],
+        session: AsyncClientSession | None,
+        extra: list[Document] | None = None,
+    ) -> list[Version]:
         now = utc_now_ms()
         by_type: dict[str, list[Document]] = {}
         versions: list[Version] = []
-        for ready, rtype, rid in prepared:
+        for position, (ready, rtype, rid) in enumerate(prepared):
             doc, version = _stamp(ready, rtype, rid, 1, now)
+            if extra is not None:
+                doc.update(extra[position])
             by_type.setdefault(rtype, []).append(doc)
             versions.append(version)
         for rtype, docs in by_type.items():
@@ -285,6 +324,7 @@ class Repository:
                 except DuplicateKeyError:
                     continue  # created meanwhile by someone else: update it instead
                 return WriteResult(self._changed(version), created=True)
+            self._check_current(rtype, current)
             _check_if_match(rtype, rid, current["v"], if_match)
             now = utc_now_ms(after=current["ts"])
             doc, version = _stamp(prepared, rtype, rid, current["v"] + 1, now, patched)
@@ -301,11 +341,12 @@ class Repository:
         apply: Callable[[JsonObject], JsonObject],
         *,
         if_match: int | None = None,
+        session: AsyncClientSession | None = None,
     ) -> Version:
         """Read, apply ``apply`` to the exact JSON (decimals as ``Decimal``), write back with a
         version check; a lost race re-reads and re-applies, unless If-Match pinned the base."""
         for _ in range(MAX_WRITE_ATTEMPTS):
-            current = await self.read(rtype, rid)
+            current = await self.read(rtype, rid, session=session)
             _check_if_match(rtype, rid, current.version, if_match)
             assert current.body is not None
             base = json.loads(current.body, parse_float=Decimal)
@@ -316,7 +357,7 @@ class Repository:
                 raise Invalid("A patch may not change the resource's type or id")
             try:
                 result = await self.update(
-                    changed, rtype, rid, if_match=current.version, patched=True
+                    changed, rtype, rid, if_match=current.version, session=session, patched=True
                 )
             except PreconditionFailed:
                 if if_match is not None:
@@ -341,6 +382,7 @@ class Repository:
             current = await coll.find_one({"_id": rid}, session=session)
             if current is None:
                 raise NotFound(f"{rtype}/{rid} is not known")
+            self._check_current(rtype, current)
             if current.get("del"):
                 return None
             _check_if_match(rtype, rid, current["v"], if_match)
@@ -385,7 +427,12 @@ class Repository:
             )
         return result.matched_count == 1
 
-    def _prepare(self, resource: JsonObject, rtype: str, rid: str) -> _Prepared:
+    def _check_current(self, rtype: str, current: Document) -> None:
+        """Before changing or deleting ``current``: may it be? (Authorization overrides.)"""
+
+    def _prepare(
+        self, resource: JsonObject, rtype: str, rid: str, *, trusted: bool = False
+    ) -> _Prepared:
         if not isinstance(resource, dict):
             raise Invalid("A resource must be a JSON object")
         body_type = resource.get("resourceType")
@@ -399,7 +446,8 @@ class Repository:
         has_decimal = check_shape(resource, self.max_depth)
         exact = _with_identity(resource, rid) if has_decimal else None
         plain = _with_identity(to_plain(resource) if has_decimal else resource, rid)
-        self.validator.validate(plain)
+        if not trusted:
+            self.validator.validate(plain)
         index = index_resource(rtype, exact or plain)
         return _Prepared(plain, exact, patient_compartments(plain), index)
 

@@ -96,3 +96,17 @@ async def test_operations_are_declared_per_type(client: httpx.AsyncClient) -> No
     assert {"everything", "labels", "validate"} <= operations["Patient"]
     assert {"lookup", "subsumes", "validate-code", "validate"} <= operations["CodeSystem"]
     assert {"expand", "validate-code", "validate"} <= operations["ValueSet"]
+
+
+async def test_security_names_smart_and_the_oauth_endpoints(client: httpx.AsyncClient) -> None:
+    """What the Python fhirclient reads to find the authorization server."""
+    security = (await client.get("metadata")).json()["rest"][0]["security"]
+    assert security["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
+    (uris,) = [
+        e
+        for e in security["extension"]
+        if e["url"] == "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+    ]
+    endpoints = {e["url"]: e["valueUri"] for e in uris["extension"]}
+    assert endpoints["authorize"] == "http://testserver/auth/authorize"
+    assert endpoints["token"] == "http://testserver/auth/token"

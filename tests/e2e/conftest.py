@@ -22,3 +22,9 @@ def medrec_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
 @pytest.fixture
 def fhir_base(medrec_server: RunningServer) -> str:
     return medrec_server.fhir_base
+
+
+@pytest.fixture
+def authorization(medrec_server: RunningServer) -> str:
+    """An administrator's bearer token, as fhirpy's ``authorization`` argument takes it."""
+    return medrec_server.admin_headers()["Authorization"]

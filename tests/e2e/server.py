@@ -10,12 +10,15 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import httpx
 import pytest
+from joserfc.jwk import RSAKey
+from pymongo import MongoClient
 
 from fhir_server.storage.embedded import free_port
+from smart_auth.tokens import Grant, sign_access_token
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 60.0
@@ -70,6 +73,29 @@ class RunningServer:
     @property
     def fhir_base(self) -> str:
         return f"{self.url}/fhir"
+
+    @property
+    def database_uri(self) -> str:
+        args = self.database.cmdline.split()
+        port = args[args.index("--port") + 1]
+        return f"mongodb://127.0.0.1:{port}/?directConnection=true"
+
+    def admin_headers(self) -> dict[str, str]:
+        """An administrator's Authorization header, signed with this server's own key (read
+        from its database): for the tests about something other than authorization."""
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        client: MongoClient[dict[str, Any]]
+        with MongoClient(self.database_uri) as client:
+            # Created in the background at start-up: wait for it.
+            while (stored := client["medrec"]["auth_keys"].find_one({"_id": "signing"})) is None:
+                assert time.monotonic() < deadline, "the server did not create its signing key"
+                time.sleep(0.1)
+        grant = Grant("e2e-admin", "e2e-tests", "user/*.* system/*.*", role="admin")
+        minted = sign_access_token(
+            RSAKey.import_key(stored["jwk"]), 3600, grant, issuer=self.fhir_base,
+            audience=self.fhir_base,
+        )  # fmt: skip
+        return {"Authorization": f"Bearer {minted.token}"}
 
     def output(self) -> str:
         """What the server printed, and the embedded database's own log."""

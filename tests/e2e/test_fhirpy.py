@@ -55,8 +55,8 @@ class Exchanges:
         return self.seen[-1][3]
 
 
-async def test_patient_lifecycle_async(fhir_base: str) -> None:
-    client = AsyncFHIRClient(fhir_base)
+async def test_patient_lifecycle_async(fhir_base: str, authorization: str) -> None:
+    client = AsyncFHIRClient(fhir_base, authorization=authorization)
 
     # create (POST)
     patient = client.resource("Patient", **patient_fields())
@@ -148,9 +148,13 @@ async def test_patient_lifecycle_async(fhir_base: str) -> None:
     assert entries[2]["resource"]["active"] is False
 
 
-def test_patient_lifecycle_sync_http_exchanges(fhir_base: str) -> None:
+def test_patient_lifecycle_sync_http_exchanges(fhir_base: str, authorization: str) -> None:
     exchanges = Exchanges()
-    client = SyncFHIRClient(fhir_base, requests_config={"hooks": {"response": [exchanges.hook]}})
+    client = SyncFHIRClient(
+        fhir_base,
+        authorization=authorization,
+        requests_config={"hooks": {"response": [exchanges.hook]}},
+    )
 
     patient = client.resource("Patient", **patient_fields(gender="male"))
     patient.save()
@@ -197,8 +201,8 @@ def test_patient_lifecycle_sync_http_exchanges(fhir_base: str) -> None:
     assert len(history["entry"]) == 4
 
 
-async def test_update_as_create_and_references(fhir_base: str) -> None:
-    client = AsyncFHIRClient(fhir_base)
+async def test_update_as_create_and_references(fhir_base: str, authorization: str) -> None:
+    client = AsyncFHIRClient(fhir_base, authorization=authorization)
     rid = f"e2e-{uuid.uuid4().hex[:12]}"
     patient = client.resource("Patient", id=rid, **patient_fields())
     await patient.save()  # PUT with a client-chosen id: created as version 1
@@ -221,8 +225,8 @@ async def test_update_as_create_and_references(fhir_base: str) -> None:
     assert subject.serialize() == patient.serialize()
 
 
-async def test_transaction_posted_by_fhirpy(fhir_base: str) -> None:
-    client = AsyncFHIRClient(fhir_base)
+async def test_transaction_posted_by_fhirpy(fhir_base: str, authorization: str) -> None:
+    client = AsyncFHIRClient(fhir_base, authorization=authorization)
     mrn = f"MRN-{uuid.uuid4().hex[:8]}"
     placeholder = "urn:uuid:7c1b5f2e-0000-4000-8000-000000000001"
     bundle = {
@@ -253,8 +257,8 @@ async def test_transaction_posted_by_fhirpy(fhir_base: str) -> None:
     assert len(await client.resources("Patient").search(identifier=f"{MRN}|{mrn}").fetch()) == 1
 
 
-async def test_invalid_resource_is_an_operation_outcome(fhir_base: str) -> None:
-    client = AsyncFHIRClient(fhir_base)
+async def test_invalid_resource_is_an_operation_outcome(fhir_base: str, authorization: str) -> None:
+    client = AsyncFHIRClient(fhir_base, authorization=authorization)
     with pytest.raises(OperationOutcome) as error:
         await client.resource("Patient", **patient_fields(birthDate="yesterday")).save()
     outcome = error.value.resource
@@ -268,11 +272,15 @@ async def test_invalid_resource_is_an_operation_outcome(fhir_base: str) -> None:
     assert all(r.get("birthDate") != "yesterday" for r in stored)
 
 
-async def test_server_runs_its_own_embedded_database(medrec_server: RunningServer) -> None:
+async def test_server_runs_its_own_embedded_database(
+    medrec_server: RunningServer, authorization: str
+) -> None:
     database = medrec_server.database
     assert database.ppid == medrec_server.process.pid
     assert f"--storage-path {medrec_server.data_dir / 'db'}" in database.cmdline
     assert any((medrec_server.data_dir / "db").iterdir())
-    capabilities = await AsyncFHIRClient(medrec_server.fhir_base).execute("metadata", method="get")
+    capabilities = await AsyncFHIRClient(
+        medrec_server.fhir_base, authorization=authorization
+    ).execute("metadata", method="get")
     assert capabilities["resourceType"] == "CapabilityStatement"
     assert capabilities["fhirVersion"] == "4.0.1"

@@ -11,8 +11,10 @@ from fhirpy import AsyncFHIRClient
 pytestmark = pytest.mark.slow
 
 
-async def test_fhirpy_search_with_modifiers_paging_and_includes(fhir_base: str) -> None:
-    client = AsyncFHIRClient(fhir_base)
+async def test_fhirpy_search_with_modifiers_paging_and_includes(
+    fhir_base: str, authorization: str
+) -> None:
+    client = AsyncFHIRClient(fhir_base, authorization=authorization)
     tag = uuid.uuid4().hex[:8]  # the module's server is shared: keep this test's data apart
     family = f"Zed{tag}"
     for n in range(25):

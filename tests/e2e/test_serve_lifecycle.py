@@ -30,7 +30,9 @@ def test_ctrl_c_exits_cleanly(tmp_path: Path) -> None:
 def test_kill_9_takes_the_database_down_and_data_survives(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     server = start_server(data_dir)
-    with httpx.Client(base_url=server.fhir_base + "/", trust_env=False) as http:
+    with httpx.Client(
+        base_url=server.fhir_base + "/", trust_env=False, headers=server.admin_headers()
+    ) as http:
         response = http.put(
             "Patient/survivor", json={"resourceType": "Patient", "id": "survivor", "active": True}
         )
@@ -39,7 +41,11 @@ def test_kill_9_takes_the_database_down_and_data_survives(tmp_path: Path) -> Non
     assert stop_server(server, signal.SIGKILL) == -signal.SIGKILL
     restarted = start_server(data_dir)
     try:
-        with httpx.Client(base_url=restarted.fhir_base + "/", trust_env=False) as http:
+        with httpx.Client(
+            base_url=restarted.fhir_base + "/",
+            trust_env=False,
+            headers=restarted.admin_headers(),
+        ) as http:
             read = http.get("Patient/survivor")
             assert read.status_code == 200
             assert read.json()["active"] is True

@@ -47,7 +47,7 @@ def test_kill_9_mid_transaction_leaves_nothing(tmp_path: Path) -> None:
 
     def post() -> None:
         try:
-            with httpx.Client(timeout=120, trust_env=False) as http:
+            with httpx.Client(timeout=120, trust_env=False, headers=server.admin_headers()) as http:
                 outcome["status"] = http.post(server.fhir_base, json=_bundle()).status_code
         except httpx.TransportError as error:  # the server died under the request
             outcome["error"] = type(error).__name__
@@ -61,7 +61,11 @@ def test_kill_9_mid_transaction_leaves_nothing(tmp_path: Path) -> None:
     assert "error" in outcome, outcome
     restarted = start_server(data_dir)
     try:
-        with httpx.Client(base_url=restarted.fhir_base + "/", trust_env=False) as http:
+        with httpx.Client(
+            base_url=restarted.fhir_base + "/",
+            trust_env=False,
+            headers=restarted.admin_headers(),
+        ) as http:
             for rtype in ("Patient", "Observation"):
                 params = {"_tag": f"{TAG['system']}|{TAG['code']}", "_summary": "count"}
                 found = http.get(rtype, params=params)

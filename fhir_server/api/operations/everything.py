@@ -26,7 +26,7 @@ from fhir_server.errors import Invalid
 from fhir_server.model.compartments import compartment_types
 from fhir_server.model.datetimes import datetime_range
 from fhir_server.model.ids import check_id
-from fhir_server.model.resource_types import supported_types
+from fhir_server.model.resource_types import ON_REQUEST_ONLY, supported_types
 from fhir_server.search.filters import Filter
 from fhir_server.search.parse import SearchRequest, parse_search
 from fhir_server.search.plan import Plan, plan
@@ -75,6 +75,8 @@ async def _everything(request: Request, rid: str) -> Response:
     if since:
         extra["ts"] = {"$gte": datetime_range(since[0], "_since")[0]}
     types = _types([value for name, value in params if name == "_type"])
+    # What the user may not search is left out (a patient app may see a patient's labs only).
+    types = [rtype for rtype in types if ctx.repository.permitted(rtype, "s")]
     # Types never stored have no collection: passed over rather than created by a read.
     absent = set(types) - await ctx.repository.stored_types()
 
@@ -111,6 +113,6 @@ def _types(values: list[str]) -> list[str]:
     to those ``_type`` names."""
     served = [rtype for rtype in compartment_types() if rtype in supported_types()]
     if not values:
-        return served
+        return [rtype for rtype in served if rtype not in ON_REQUEST_ONLY]
     wanted = set(requested_types(values))
     return [rtype for rtype in served if rtype in wanted]
