@@ -14,7 +14,14 @@ The baseline then reads back the documents medrec stored and inserts the same do
 grouped per bundle and per resource type, with ``insert_many`` into collections that have
 medrec's indexes (a fresh database), at the same concurrencies: what storing these
 resources costs the database with no FHIR work at all (no parsing, validation, reference
-resolution, index extraction, transaction). It only reports: nothing is asserted.
+resolution, index extraction, transaction).
+
+Then it exports everything medrec stored with Bulk Data ``$export`` (kick-off, polling every
+50 ms, the manifest; then the NDJSON files downloaded), against a raw dump of the same
+collections: one ``find`` cursor per type, each document's resource written as an NDJSON line to
+a file (fsynced at its end, as the export's parts are). Measured in the order export, raw, raw,
+export, so that a drift of the database cancels out; the figures are the sums of both rounds. It
+only reports: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pymongo
 from pymongo import AsyncMongoClient
@@ -69,6 +77,8 @@ Document = dict[str, Any]
 # Targets (reported, never asserted).
 TARGET_RESOURCES_PER_S = 1000.0
 TARGET_RAW_RATIO = 0.30
+TARGET_EXPORT_RAW_RATIO = 0.80
+EXPORT_POLL_S = 0.05
 
 
 @dataclass
@@ -196,9 +206,155 @@ async def raw_inserts(
         await client.drop_database(db.name)
 
 
+# -- export ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ExportResult:
+    target: str  # medrec $export | raw find dump
+    resources: int = 0
+    bytes: int = 0
+    seconds: float = 0.0  # medrec: kick-off to manifest; raw: the whole dump
+    download_s: float = 0.0  # medrec only: fetching every file of the manifest
+    files: int = 0
+    server_cpu: float | None = None
+    database_cpu: float = 0.0
+    types: list[str] = field(default_factory=list)
+
+    @property
+    def per_second(self) -> float:
+        return self.resources / self.seconds if self.seconds else 0.0
+
+    def add(self, other: ExportResult) -> None:
+        self.resources += other.resources
+        self.bytes += other.bytes
+        self.seconds += other.seconds
+        self.download_s += other.download_s
+        self.files += other.files
+        if other.server_cpu is not None:
+            self.server_cpu = (self.server_cpu or 0.0) + other.server_cpu
+        self.database_cpu += other.database_cpu
+        self.types = other.types or self.types
+
+
+async def medrec_export(server: MedrecServer, pids: tuple[int, int]) -> ExportResult:
+    """``GET /$export``, polled until the manifest comes, then every file downloaded."""
+    result = ExportResult("medrec $export")
+    server_before, database_before = (process_cpu_seconds(pid) for pid in pids)
+    async with httpx.AsyncClient(base_url=server.base, timeout=600) as http:
+        started = time.perf_counter()
+        response = await http.get("/$export", headers={"Prefer": "respond-async"})
+        if response.status_code != 202:
+            raise RuntimeError(f"$export: HTTP {response.status_code} {response.text[:300]}")
+        status = response.headers["content-location"]
+        while True:  # the status every EXPORT_POLL_S, not every Retry-After: a finer clock
+            response = await http.get(status)
+            if response.status_code != 202:
+                break
+            await asyncio.sleep(EXPORT_POLL_S)
+        if response.status_code != 200:
+            raise RuntimeError(f"$export status: HTTP {response.status_code}")
+        result.seconds = time.perf_counter() - started
+        result.server_cpu = process_cpu_seconds(pids[0]) - server_before
+        result.database_cpu = process_cpu_seconds(pids[1]) - database_before
+        manifest = response.json()
+        started = time.perf_counter()
+        for item in manifest["output"]:
+            async with http.stream("GET", item["url"]) as download:
+                async for chunk in download.aiter_bytes():
+                    result.bytes += len(chunk)
+                    result.resources += chunk.count(b"\n")
+            result.files += 1
+        result.download_s = time.perf_counter() - started
+        await http.delete(status)  # its files go
+    result.types = sorted({item["type"] for item in manifest["output"]})
+    return result
+
+
+async def raw_dump(
+    client: AsyncMongoClient[Document],
+    database: str,
+    types: list[str],
+    folder: Path,
+    database_pid: int,
+) -> ExportResult:
+    """What an export costs with no FHIR work: a cursor per type, each resource's JSON a line."""
+    result = ExportResult("raw find dump", types=types)
+    db = client[database]
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    database_before = process_cpu_seconds(database_pid)
+    started = time.perf_counter()
+    for rtype in types:
+        with (folder / f"{rtype}.ndjson").open("wb") as out:
+            async for doc in db[rtype].find({"del": {"$ne": True}}, {"res": 1, "raw": 1}):
+                raw = doc.get("raw")
+                line = (bytes(raw) if raw is not None else orjson.dumps(doc["res"])) + b"\n"
+                out.write(line)
+                result.resources += 1
+                result.bytes += len(line)
+            out.flush()
+            os.fsync(out.fileno())
+        result.files += 1
+    result.seconds = time.perf_counter() - started
+    result.database_cpu = process_cpu_seconds(database_pid) - database_before
+    return result
+
+
+async def export_rounds(
+    client: AsyncMongoClient[Document],
+    server: MedrecServer,
+    database: EmbeddedDatabase,
+    workdir: Path,
+    console: Console,
+) -> list[ExportResult]:
+    """Export, raw, raw, export (ABBA); each target's figures summed over its two rounds."""
+    assert database.pid is not None
+    medrec, raw = ExportResult("medrec $export"), ExportResult("raw find dump")
+    first = await medrec_export(server, (server.pid, database.pid))
+    print_line(console, export_line(first))
+    medrec.add(first)
+    for round_ in range(2):
+        folder = workdir / f"raw-dump-{round_}"
+        dumped = await raw_dump(client, server.database, first.types, folder, database.pid)
+        print_line(console, export_line(dumped))
+        raw.add(dumped)
+    second = await medrec_export(server, (server.pid, database.pid))
+    print_line(console, export_line(second))
+    medrec.add(second)
+    return [medrec, raw]
+
+
+def export_line(r: ExportResult) -> str:
+    per = max(r.resources, 1)
+    medrec_cpu = "" if r.server_cpu is None else f"medrec {r.server_cpu * 1000 / per:.3f}, "
+    download = f"; files downloaded in {r.download_s:.1f} s" if r.server_cpu is not None else ""
+    return (
+        f"{r.target}: {r.resources:,} resources, {r.bytes / 1e6:.1f} MB in {r.files} files, "
+        f"{r.seconds:.2f} s = {r.per_second:.0f} resources/s{download}; CPU ms/resource "
+        f"{medrec_cpu}database {r.database_cpu * 1000 / per:.3f}"
+    )
+
+
+def export_ratio_line(results: list[ExportResult]) -> str:
+    medrec, raw = results
+    ratio = medrec.per_second / raw.per_second if raw.per_second else None
+    meets = ratio is not None and ratio >= TARGET_EXPORT_RAW_RATIO
+    same = "yes" if medrec.resources == raw.resources else "NO"
+    return (
+        f"export: medrec $export {medrec.per_second:.0f} resources/s (kick-off to manifest); "
+        f"raw find dump {raw.per_second:.0f} resources/s; medrec / raw "
+        f"{'-' if ratio is None else f'{ratio:.2f}'} (target >= {TARGET_EXPORT_RAW_RATIO:.2f}: "
+        f"{'met' if meets else 'MISSED'}); same resources in both: {same}"
+    )
+
+
 async def benchmark(
-    options: Options, server: MedrecServer, database: EmbeddedDatabase, console: Console
-) -> list[RunResult]:
+    options: Options,
+    server: MedrecServer,
+    database: EmbeddedDatabase,
+    console: Console,
+    workdir: Path,
+) -> tuple[list[RunResult], list[ExportResult]]:
     assert database.pid is not None
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
@@ -220,7 +376,9 @@ async def benchmark(
             result = await raw_inserts(client, bundles, concurrency, (None, database.pid))
             results.append(result)
             print_line(console, summary_line(result))
-        return results
+        console.rule("medrec $export against a raw find dump of the same collections")
+        exports = await export_rounds(client, server, database, workdir, console)
+        return results, exports
     finally:
         await client.close()
         loop.remove_signal_handler(signal.SIGTERM)
@@ -381,12 +539,13 @@ def main(argv: list[str] | None = None) -> int:
             server = MedrecServer(uri, f"bench_{uuid.uuid4().hex[:10]}", workdir)
             server.start()
             print_line(console, f"medrec:   {server.base} (pid {server.pid})")
-            results = runner.run(benchmark(options, server, database, console))
+            results, exports = runner.run(benchmark(options, server, database, console, workdir))
             console.rule("results")
             console.print(results_table(results))
             console.rule("summary")
             for line in ratio_lines(results):
                 print_line(console, line)
+            print_line(console, export_ratio_line(exports))
             print_line(
                 console,
                 "(resources/s: resources stored ÷ wall time of the run; per bundle: wall time of "

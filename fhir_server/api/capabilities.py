@@ -14,7 +14,7 @@ from starlette.responses import Response
 from fhir_server import __version__
 from fhir_server.api.context import FHIR_PATH, fhir_base
 from fhir_server.api.negotiation import JSON_PATCH, response_media_type
-from fhir_server.api.operations import everything, validate
+from fhir_server.api.operations import everything, export, validate
 from fhir_server.api.responses import json_response
 from fhir_server.model.resource_types import supported_types
 from fhir_server.search.definitions import search_params
@@ -43,7 +43,12 @@ LABELS = {
     "name": "labels",
     "definition": "https://medrec.dev/fhir/OperationDefinition/Patient-labels",
 }
-CORE_OPERATIONS = {"Patient": [LABELS, EVERYTHING]}
+EXPORT = {"name": "export", "definition": export.PATIENT_DEFINITION.canonical}
+GROUP_EXPORT = {"name": "export", "definition": export.GROUP_DEFINITION.canonical}
+CORE_OPERATIONS = {"Patient": [LABELS, EVERYTHING, EXPORT], "Group": [GROUP_EXPORT]}
+# Operations on the whole server ([base]/$name).
+SYSTEM_OPERATIONS = [{"name": "export", "definition": export.SYSTEM_DEFINITION.canonical}]
+OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 BUILT = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -72,10 +77,41 @@ def _capability_statement(base: str) -> bytes:
                 "mode": "server",
                 "resource": resources,
                 "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
+                "operation": SYSTEM_OPERATIONS,
+                "security": _security(base),
             }
         ],
     }
     return orjson.dumps(statement)
+
+
+def _security(base: str) -> dict[str, Any]:
+    """SMART on FHIR, with the oauth-uris extension (how the Python ``fhirclient`` finds the
+    authorization server; others read ``.well-known/smart-configuration``)."""
+    root = base[: -len(FHIR_PATH)] if base.endswith(FHIR_PATH) else base
+    endpoints = ("authorize", "token", "introspect", "revoke")
+    return {
+        "cors": True,
+        "service": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                        "code": "SMART-on-FHIR",
+                    }
+                ],
+                "text": "OAuth2 using SMART App Launch 2.x",
+            }
+        ],
+        "extension": [
+            {
+                "url": OAUTH_URIS,
+                "extension": [
+                    {"url": name, "valueUri": f"{root}/auth/{name}"} for name in endpoints
+                ],
+            }
+        ],
+    }
 
 
 def _resource(rtype: str) -> dict[str, Any]:
