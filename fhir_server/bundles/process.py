@@ -4,6 +4,7 @@ batch entry by entry. Both answer with one response entry per request entry, in 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 
@@ -42,7 +43,14 @@ class Processor:
 
     # -- transaction ---------------------------------------------------------------------------
 
-    async def transaction(self, entries: list[Entry]) -> list[Outcome]:
+    async def transaction(
+        self,
+        entries: list[Entry],
+        *,
+        within: Callable[[AsyncClientSession], Awaitable[None]] | None = None,
+    ) -> list[Outcome]:
+        """All entries or none, in one MongoDB transaction. ``within``: a write of the
+        caller's that must commit with them (an HL7 v2 message's key, say), run first."""
         for rtype in {entry.rtype for entry in entries}:
             await self.repository.collections.current(rtype)  # no index creation inside
         client = self.repository.collections.db.client
@@ -54,6 +62,8 @@ class Processor:
                 ):
                     # Conditions are searched in the transaction's snapshot: a retry after a
                     # conflict sees what the winner wrote.
+                    if within is not None:
+                        await within(session)
                     prepared = await self._prepare(entries, session)
                     return await self._run_all(prepared, session)
             except PyMongoError as error:
