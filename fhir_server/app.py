@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -17,18 +20,32 @@ from fhir_server.api import bundles, capabilities, rest, search, system_search
 from fhir_server.api.context import FHIR_PATH, Services
 from fhir_server.api.edge import EdgeMiddleware
 from fhir_server.api.errors import install_error_handlers
-from fhir_server.api.operations import everything, labels, validate
+from fhir_server.api.operations import everything, export, labels, validate
+from fhir_server.bulk.export import start_worker
 from fhir_server.config import Settings
 from fhir_server.model.resource_types import supported_types
 from fhir_server.storage.collections import Collections
+from fhir_server.storage.export_jobs import ExportJobs
 from fhir_server.storage.index_format import INDEX_FORMAT, stale_format
 from fhir_server.storage.mongo import connect
 from fhir_server.wiring import Wired, wire
+from ingestion.api import router as ingest_router
+from ingestion.hl7v2.route import router as hl7v2_router
+from ingestion.hl7v2.service import start_mllp
+from ingestion.service import start_worker as start_ingest_worker
+from smart_auth.accounts.admin_api import admin_router
+from smart_auth.audit.middleware import AuditMiddleware
+from smart_auth.audit.trail import AuditTrail
+from smart_auth.enforce import authorize
+from smart_auth.server.routes import router as smart_auth_router
+from smart_auth.server.routes import wellknown_router
+from smart_auth.services import start_auth
 from terminology import ucum
 from terminology.api import router as terminology_router
 
 log = logging.getLogger(__name__)
 FORMAT_CHECK_TIMEOUT_S = 5.0
+AUTH_RETRY_S = 2.0
 
 
 async def _load_terminology(wired: Wired) -> None:
@@ -56,9 +73,32 @@ async def _check_index_format(collections: Collections) -> None:
         )
 
 
-def create_app(settings: Settings, *, create_indexes: bool = True) -> FastAPI:
+async def _start_auth(
+    app: FastAPI, db: AsyncDatabase[Any], settings: Settings, stop: asyncio.Event
+) -> None:
+    """Authorization services, as soon as the database answers (retried while it does not,
+    until ``stop``). Never cancelled inside a database call: cancelling pymongo mid-call can
+    leave its client unable to close."""
+    while not stop.is_set():
+        try:
+            app.state.auth = await start_auth(db, settings)
+            return
+        except PyMongoError as error:
+            log.warning("authorization not ready: %s; retrying", type(error).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), AUTH_RETRY_S)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    create_indexes: bool = True,
+    export_worker: bool = False,
+    ingest_worker: bool = False,
+) -> FastAPI:
     """The ASGI app. ``settings.mongodb_uri`` must be set (the CLI starts the embedded database
-    first when it is not)."""
+    first when it is not). ``export_worker``: run a $export worker in the lifespan (`medrec
+    serve` does, as MEDREC_EXPORT_WORKER says; an app built for tests or tools does not)."""
     if not settings.mongodb_uri:
         raise ValueError("create_app needs settings.mongodb_uri")
 
@@ -81,13 +121,48 @@ def create_app(settings: Settings, *, create_indexes: bool = True) -> FastAPI:
             log.warning("could not check the search index format: the database did not answer")
         app.state.services = Services(settings, wired.repository)
         app.state.terminology = wired.terminology
+        # The signing key lives in the database: until it is read, FHIR requests get 503.
+        app.state.auth = None
+        stop_starting = asyncio.Event()
+        starting = asyncio.create_task(
+            _start_auth(app, client[settings.database], settings, stop_starting)
+        )
+        app.state.audit = AuditTrail(wired.repository)
+        if settings.auth == "off":
+            log.warning(
+                "AUTHORIZATION IS OFF (MEDREC_AUTH=off): anyone who can reach this server can "
+                "read and change every record. For local development only."
+            )
         # In the background: the server must start (and answer 503) while the database is down.
         loading = asyncio.create_task(_load_terminology(wired))
         app.state.mongo = client
+        # Bulk Data $export: job records for the routes; the worker only when asked for.
+        app.state.export_jobs = ExportJobs(client[settings.database])
+        app.state.export_worker = None
+        if export_worker:
+            app.state.export_worker = start_worker(settings, app.state.export_jobs, collections)
+        # Scan ingestion jobs (ingestion/jobs.py): like $export, a worker only when asked for.
+        app.state.ingest_worker = None
+        if ingest_worker:
+            app.state.ingest_worker = await start_ingest_worker(
+                settings, wired.repository, wired.terminology
+            )
+        # HL7 v2 over MLLP (ingestion/hl7v2), only when MEDREC_HL7_MLLP_ENABLED is set.
+        mllp = None
+        if settings.hl7_mllp_enabled:
+            mllp = await start_mllp(settings, wired.repository, wired.terminology, app.state.audit)
         try:
             yield
         finally:
+            if app.state.export_worker is not None:
+                await app.state.export_worker.stop()  # bounded: never holds up the shutdown
+            if app.state.ingest_worker is not None:
+                await app.state.ingest_worker.stop()
+            if mllp is not None:
+                await mllp.close()
             loading.cancel()
+            stop_starting.set()
+            await starting  # at most one database call's timeout
             await client.close()
 
     app = FastAPI(
@@ -99,21 +174,36 @@ def create_app(settings: Settings, *, create_indexes: bool = True) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    # Inside the edge: requests refused for their size never reach a route (nor the audit).
+    app.add_middleware(AuditMiddleware)
     app.add_middleware(
         EdgeMiddleware,
         max_query_bytes=settings.max_query_bytes,
         max_body_bytes=settings.max_body_bytes,
     )
-    app.include_router(capabilities.router)
-    app.include_router(rest.router)
-    app.include_router(search.router)
-    app.include_router(system_search.router)
-    app.include_router(bundles.router)
-    app.include_router(labels.router)
-    app.include_router(everything.router)
-    app.include_router(validate.router)
-    # Last: the routes above never take an operation's URL (see api/context.SegmentConvertor).
-    app.include_router(terminology_router)
+    app.include_router(capabilities.router)  # /metadata: open to all, as FHIR requires
+    # SMART discovery (/fhir/.well-known/*) before the FHIR routes, which would take its URL.
+    app.include_router(wellknown_router)
+    app.include_router(smart_auth_router)  # /auth/*: the authorization server
+    app.include_router(admin_router)  # /admin/*: users and clients, for administrators
+    # Every other FHIR route: the access token decides what it may see and do.
+    guarded = [Depends(authorize)]
+    for router in (
+        rest.router,
+        search.router,
+        system_search.router,
+        bundles.router,
+        labels.router,
+        everything.router,
+        validate.router,
+        export.router,
+        # Last: the routes above never take an operation's URL (see api/context.SegmentConvertor).
+        terminology_router,
+    ):
+        app.include_router(router, dependencies=guarded)
+    # POST /hl7v2: its own authorization place (ingestion/hl7v2/route.authorized).
+    app.include_router(hl7v2_router)
+    app.include_router(ingest_router, dependencies=guarded)  # /ingest/*: staff and up
 
     @app.get("/healthz", tags=["operations"], summary="liveness and database reachability")
     async def healthz(request: Request) -> Response:

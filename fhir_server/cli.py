@@ -11,38 +11,34 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.progress import TaskID
 from rich.table import Table
 
-from fhir_server.config import Settings, load_settings
+from fhir_server.cli_support import DataDir, cli_settings, console
+from fhir_server.config import Settings
 from fhir_server.errors import FhirError
 from fhir_server.storage.embedded import database_uri
+from ingestion.cli import register as register_ingest_command
+from ingestion.hl7v2.cli import app as hl7_app
+from smart_auth.accounts.cli import register as register_account_commands
+from smart_auth.audit.cli import register as register_audit_commands
 
 app = typer.Typer(
     help="medrec: a FHIR R4 server for digitized medical records.", no_args_is_help=True
 )
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-console = Console()
+app.add_typer(hl7_app, name="hl7")
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Embedded database directory [env: MEDREC_DATA_DIR]"),
-]
+_settings = cli_settings
 
 
-def _settings(data_dir: Path | None, **overrides: object) -> Settings:
-    if data_dir is not None:
-        overrides["data_dir"] = data_dir
-    try:
-        return load_settings(**overrides)
-    except ValidationError as exc:
-        for error in exc.errors():
-            name = "MEDREC_" + "_".join(str(part) for part in error["loc"]).upper()
-            console.print(f"[red]error:[/red] {name}: {error['msg']} (got {error['input']!r})")
-        raise typer.Exit(2) from None
+# `medrec users …` and `medrec clients …` (smart_auth/accounts/cli.py)
+register_account_commands(app, _settings, console)
+# `medrec audit verify` (smart_auth/audit/cli.py)
+register_audit_commands(app, _settings, console)
+# `medrec ingest PATH...` (ingestion/cli.py)
+register_ingest_command(app, _settings, console)
 
 
 class _Stop(Exception):
@@ -84,7 +80,11 @@ def serve(
         previous = signal.signal(signal.SIGTERM, _raise_stop)
         try:
             uvicorn.run(
-                create_app(settings),
+                create_app(
+                    settings,
+                    export_worker=settings.export_worker,
+                    ingest_worker=settings.ingest_worker,
+                ),
                 host=settings.host,
                 port=settings.port,
                 access_log=settings.access_log,
@@ -110,11 +110,15 @@ async def _load_demo(settings: Settings) -> int:
     from fhir_server.demo import load_demo
     from fhir_server.storage.mongo import connect
     from fhir_server.wiring import wire
+    from smart_auth.accounts.demo import print_demo_accounts
 
     assert settings.mongodb_uri is not None
     client = connect(settings.mongodb_uri)
     try:
-        return await load_demo(wire(client[settings.database], settings.max_json_depth).repository)
+        db = client[settings.database]
+        count = await load_demo(wire(db, settings.max_json_depth).repository)
+        await print_demo_accounts(db, settings, console)  # demo users and SMART app
+        return count
     finally:
         await client.close()
 
