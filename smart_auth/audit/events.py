@@ -22,6 +22,7 @@ _PURPOSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 _CLIENT_SYSTEM = "urn:medrec:client"
 _USER_SYSTEM = "urn:medrec:user"
 _FEED_SYSTEM = "urn:medrec:hl7v2-sender"
+_DCM = "http://dicom.nema.org/resources/ontology/DCM"
 
 
 @dataclass(frozen=True)
@@ -131,3 +132,34 @@ def _interaction(method: str, path: str) -> tuple[str, str]:
     if method == "DELETE":
         return "delete", "D"
     return "operation", "E"
+
+
+def login_event(
+    username: str, fhir_user: str | None, client_id: str, address: str | None, failure: str | None
+) -> dict[str, Any]:
+    """A login attempt at the authorization server (DICOM "User Authentication" / "Login"):
+    who tried, through which app, from where, and why it failed."""
+    who: dict[str, Any] = (
+        {"reference": fhir_user}
+        if fhir_user
+        else {"identifier": {"system": _USER_SYSTEM, "value": username[:128]}}
+    )
+    agent: dict[str, Any] = {"who": who, "requestor": True}
+    if address:
+        agent["network"] = {"address": address, "type": "2"}
+    app = {
+        "who": {"identifier": {"system": _CLIENT_SYSTEM, "value": client_id}},
+        "requestor": False,
+    }
+    return {
+        "resourceType": "AuditEvent",
+        "id": new_id(),
+        "type": {"system": _DCM, "code": "110114", "display": "User Authentication"},
+        "subtype": [{"system": _DCM, "code": "110122", "display": "Login"}],
+        "action": "E",
+        "recorded": instant(datetime.now(UTC)),
+        "outcome": "0" if failure is None else "4",
+        "outcomeDesc": failure or "logged in",
+        "agent": [agent, app],
+        "source": {"observer": {"display": "medrec authorization server"}},
+    }

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from smart_auth.accounts.users import LoginFailed
+from smart_auth.audit.events import login_event
 from smart_auth.model import User
 from smart_auth.server import pages
 from smart_auth.server.authlib_adapter import RequestContext, StarletteOAuth2Request, in_thread
@@ -85,12 +86,14 @@ async def authorize(
     if user is None:
         failure = None
         if step == "login":
+            username = form.get("username", "")
             try:
                 user = await auth_services(request).users.authenticate(
-                    form.get("username", ""), form.get("password", ""), form.get("totp") or None
+                    username, form.get("password", ""), form.get("totp") or None
                 )
             except LoginFailed as failed:
                 failure = failed.reason
+            await _audit_login(request, username, user, client.client.client_id, failure)
         if user is None:
             response: Response = pages.login_page(client.client.name, original, csrf, failure)
             return _with_csrf(response, request, csrf, new_csrf)
@@ -100,6 +103,16 @@ async def authorize(
     if new_session is not None:
         server.sessions.set_cookie(response, request, new_session)
     return _with_csrf(response, request, csrf, new_csrf)
+
+
+async def _audit_login(
+    request: Request, username: str, user: User | None, client_id: str, failure: str | None
+) -> None:
+    """Every login attempt, successful or not, goes on the audit trail before it is answered."""
+    address = request.client.host if request.client else None
+    fhir_user = user.fhir_user if user is not None else None
+    event = login_event(username, fhir_user, client_id, address, failure)
+    await request.app.state.audit.record(event)
 
 
 async def _authorized(

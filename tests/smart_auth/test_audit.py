@@ -19,6 +19,14 @@ from smart_auth.audit.verify import verify_chain
 from smart_auth.tokens import Grant
 from tests.conftest import TEST_BASE, bearer
 from tests.helpers import patient
+from tests.smart_auth.oauth_support import (
+    authorize_params,
+    browser,
+    log_in,
+    new_app,
+    new_user,
+    pkce,
+)
 
 
 async def _audit_of(client: httpx.AsyncClient, who: str) -> list[dict[str, object]]:
@@ -152,3 +160,20 @@ async def test_verify_finds_a_removed_event_and_the_cli_says_so(
     code, output = await _verify_cli(settings)
     assert code == 1
     assert "BROKEN at event 2" in output
+
+
+async def test_login_attempts_are_recorded(app: FastAPI, client: httpx.AsyncClient) -> None:
+    """HIPAA §164.312(b)/(d): failed and successful logins leave AuditEvents (DICOM 110114)."""
+    smart_app, _ = await new_app(app)
+    user = await new_user(app)
+    _, challenge = pkce()
+    params = authorize_params(smart_app.client_id, challenge)
+    async with browser(app) as http:
+        assert (await log_in(http, params, user.username, "wrong password!")).status_code == 401
+        await log_in(http, params, user.username)
+    found = await client.get("AuditEvent", params={"type": "110114", "_sort": "_lastUpdated"})
+    events = [entry["resource"] for entry in found.json()["entry"]]
+    assert [event["outcome"] for event in events] == ["4", "0"]
+    assert events[0]["outcomeDesc"] == "wrong username or password"
+    assert events[1]["agent"][0]["who"]["reference"] == user.fhir_user
+    assert events[1]["agent"][1]["who"]["identifier"]["value"] == smart_app.client_id
