@@ -29,9 +29,11 @@ from fhir_server.storage.export_jobs import ExportJobs
 from fhir_server.storage.index_format import INDEX_FORMAT, stale_format
 from fhir_server.storage.mongo import connect
 from fhir_server.wiring import Wired, wire
+from ingestion.api import MULTIPART_SLACK_BYTES, UPLOAD_PATH
 from ingestion.api import router as ingest_router
 from ingestion.hl7v2.route import router as hl7v2_router
 from ingestion.hl7v2.service import start_mllp
+from ingestion.review import router as review_router
 from ingestion.service import start_worker as start_ingest_worker
 from smart_auth.accounts.admin_api import admin_router
 from smart_auth.audit.middleware import AuditMiddleware
@@ -180,6 +182,7 @@ def create_app(
         EdgeMiddleware,
         max_query_bytes=settings.max_query_bytes,
         max_body_bytes=settings.max_body_bytes,
+        body_limits={UPLOAD_PATH: settings.ingest_max_bytes + MULTIPART_SLACK_BYTES},
     )
     app.include_router(capabilities.router)  # /metadata: open to all, as FHIR requires
     # SMART discovery (/fhir/.well-known/*) before the FHIR routes, which would take its URL.
@@ -204,6 +207,7 @@ def create_app(
     # POST /hl7v2: its own authorization place (ingestion/hl7v2/route.authorized).
     app.include_router(hl7v2_router)
     app.include_router(ingest_router, dependencies=guarded)  # /ingest/*: staff and up
+    app.include_router(review_router, dependencies=guarded)  # /ingest/review: the queue
 
     @app.get("/healthz", tags=["operations"], summary="liveness and database reachability")
     async def healthz(request: Request) -> Response:

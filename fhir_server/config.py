@@ -147,8 +147,8 @@ class Settings(BaseSettings):
     ingest_max_bytes: int = Field(
         default=16 * 1024 * 1024,
         ge=1024,
-        description="Largest scan file accepted by POST /ingest/scans (MEDREC_MAX_BODY_BYTES "
-        "applies too).",
+        description="Largest scan file accepted by POST /ingest/scans and medrec ingest "
+        "(instead of MEDREC_MAX_BODY_BYTES).",
     )
     ingest_worker: bool = Field(
         default=True,

@@ -21,6 +21,9 @@ from smart_auth.enforce import access_of
 
 ROLES = frozenset({"admin", "staff", "practitioner"})
 PREFIX = "/ingest"
+UPLOAD_PATH = f"{PREFIX}/scans"
+# Room for the multipart framing around the file itself.
+MULTIPART_SLACK_BYTES = 64 * 1024
 EVENTS_POLL_S = 0.5
 
 

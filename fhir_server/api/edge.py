@@ -17,10 +17,19 @@ class EdgeMiddleware:
     """Refuses oversized query strings (414) and announced oversized bodies (413); accepts FHIR
     base URLs with or without a trailing slash (``//Patient``, ``/Patient/``)."""
 
-    def __init__(self, app: ASGIApp, max_query_bytes: int, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_query_bytes: int,
+        max_body_bytes: int,
+        body_limits: dict[str, int] | None = None,
+    ) -> None:
+        """``body_limits``: paths with a limit of their own (scan uploads: the route streams
+        them to disk and checks its limit as they come)."""
         self.app = app
         self.max_query_bytes = max_query_bytes
         self.max_body_bytes = max_body_bytes
+        self.body_limits = body_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -37,8 +46,9 @@ class EdgeMiddleware:
                 text = "Content-Length must be a number of bytes"
                 await outcome_response(400, [Issue("invalid", text)])(scope, receive, send)
                 return
-            if int(value) > self.max_body_bytes:
-                text = f"The request body is larger than {self.max_body_bytes} bytes"
+            limit = self.body_limits.get(scope["path"], self.max_body_bytes)
+            if int(value) > limit:
+                text = f"The request body is larger than {limit} bytes"
                 await outcome_response(413, [Issue("too-costly", text)])(scope, receive, send)
                 return
         path: str = scope["path"]

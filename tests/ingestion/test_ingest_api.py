@@ -136,3 +136,32 @@ async def test_a_patient_token_cannot_upload_or_read_jobs(
 async def test_an_unknown_job_is_404(http: httpx.AsyncClient, app: FastAPI) -> None:
     response = await http.get("/ingest/jobs/nope", headers=bearer(app, ADMIN))
     assert response.status_code == 404
+
+
+async def test_scan_uploads_have_their_own_size_limit(
+    mongodb_uri: str, database_name: str, tmp_path: Path
+) -> None:
+    """A scan may be larger than MEDREC_MAX_BODY_BYTES (MEDREC_INGEST_MAX_BYTES governs it),
+    and one over its own limit is refused at the edge with 413 before a byte is stored."""
+    settings = Settings(
+        mongodb_uri=mongodb_uri,
+        database=database_name,
+        data_dir=tmp_path,
+        max_body_bytes=64 * 1024,
+        ingest_max_bytes=512 * 1024,
+    )
+    application = create_app(settings, create_indexes=False)
+    async with application.router.lifespan_context(application):
+        for _ in range(200):  # authorization starts once the database has answered
+            if application.state.auth is not None:
+                break
+            await asyncio.sleep(0.05)
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url=SERVER) as http:
+            big_text = b"x" * (200 * 1024)  # over the body limit, under the scan limit
+            response = await upload(http, application, big_text)
+            assert response.status_code == 415  # read and judged: not a scan
+            too_big = await upload(http, application, b"x" * (600 * 1024))
+            assert too_big.status_code == 413
+            assert too_big.json()["issue"][0]["code"] == "too-costly"
+            assert not list(settings.ingest_path.iterdir())
