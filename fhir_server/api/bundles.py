@@ -34,14 +34,14 @@ async def bundle(request: Request) -> Response:
     if body.get("resourceType") != "Bundle" or body.get("type") not in KINDS:
         raise Invalid("POST to the base takes a Bundle of type transaction or batch")
     entries = parse_entries(body, ctx.settings.max_bundle_entries)
-    processor = Processor(ctx.repository, code_sets(request))
+    base = fhir_base(request)
+    processor = Processor(ctx.repository, code_sets(request), ctx.settings, base)
     kind = str(body["type"])
     if kind == "transaction":
         outcomes = await processor.transaction(entries)
     else:
         outcomes = await processor.batch(entries)
     with_resource = prefer_return(request) == "representation"
-    base = fhir_base(request)
     answer = {
         "resourceType": "Bundle",
         "type": KINDS[kind],
@@ -62,6 +62,8 @@ def _response_entry(outcome: Outcome, base: str, with_resource: bool) -> dict[st
         response["lastModified"] = instant(version.last_updated)
         if with_resource and version.body is not None:
             entry["resource"] = orjson.Fragment(version.body)
+    if outcome.body is not None:  # what a search answers, whatever Prefer says
+        entry["resource"] = orjson.Fragment(outcome.body)
     if outcome.error is not None:
         response["outcome"] = operation_outcome(outcome.error.all_issues())
     entry["response"] = response

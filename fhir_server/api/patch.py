@@ -1,8 +1,11 @@
 """PATCH bodies: JSON Patch (RFC 6902), FHIRPath Patch (a Parameters resource) and JSON Merge
-Patch (RFC 7396, what fhirpy sends as plain application/json)."""
+Patch (RFC 7396, what fhirpy sends as plain application/json); in a bundle, a Parameters
+resource or a Binary holding one of the others."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +15,7 @@ import jsonpatch
 from fhir_server.api.negotiation import FHIR_JSON, JSON_PATCH, MERGE_PATCH, PLAIN_JSON
 from fhir_server.errors import Invalid, Unprocessable
 from fhir_server.model.fhirpath_patch import apply_fhirpath_patch
+from fhir_server.model.json_input import parse_json
 
 PATCH_MEDIA_TYPES = (JSON_PATCH, FHIR_JSON, PLAIN_JSON, MERGE_PATCH)
 JsonObject = dict[str, Any]
@@ -32,6 +36,24 @@ def patcher(media_type: str, document: Any) -> Patcher:
             "application/json-patch+json for JSON Patch"
         )
     return lambda resource: _merge(resource, document)
+
+
+def entry_patcher(resource: JsonObject | None) -> Patcher:
+    """The patch of a bundle's PATCH entry: a Parameters resource (FHIRPath Patch) or a Binary
+    whose ``data`` is the patch document, of its ``contentType``."""
+    kind = resource.get("resourceType") if resource is not None else None
+    if resource is None or kind not in ("Parameters", "Binary"):
+        raise Invalid("A PATCH entry's resource must be a Parameters or a Binary resource")
+    if kind == "Parameters":
+        return patcher(FHIR_JSON, resource)
+    media_type = str(resource.get("contentType", "")).split(";")[0].strip().lower()
+    if media_type not in PATCH_MEDIA_TYPES:
+        raise Invalid(f"A patch Binary's contentType must be one of {', '.join(PATCH_MEDIA_TYPES)}")
+    try:
+        document = base64.b64decode(str(resource.get("data", "")), validate=True)
+    except binascii.Error:
+        raise Invalid("A patch Binary's data is not base64") from None
+    return patcher(media_type, parse_json(document))
 
 
 def _json_patch(document: Any) -> Patcher:

@@ -5,6 +5,7 @@ Thin handlers: parse the HTTP request, call the repository, shape the response.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 from typing import Annotated, Any
 
@@ -156,10 +157,27 @@ async def conditional_delete(request: Request, rtype: ResourceType) -> Response:
     return Response(status_code=204, headers=headers)
 
 
+@router.patch("/{rtype:segment}", summary="conditional patch", openapi_extra=_PATCH_BODY)
+async def conditional_patch(request: Request, rtype: ResourceType) -> Response:
+    """``PATCH /Type?search``: the one match is patched; none is 404; several is 412. A
+    one-entry transaction whose patch is a Binary of the body, as a bundle would send it."""
+    media = response_media_type(request)
+    body_type = request_media_type(request, PATCH_MEDIA_TYPES)
+    ctx = services(request)
+    if_match = parse_version_tag(request.headers.get("if-match"), "If-Match")
+    body = await read_body(request, ctx.settings.max_body_bytes)
+    data = base64.b64encode(body).decode()
+    binary = {"resourceType": "Binary", "contentType": body_type, "data": data}
+    entry = Entry(0, "PATCH", rtype, None, _condition(request), None, binary, None, if_match)
+    (outcome,) = await Processor(ctx.repository, code_sets(request)).transaction([entry])
+    assert outcome.version is not None
+    return write_response(request, outcome.version, 200, media, "Patched")
+
+
 def _condition(request: Request) -> str:
     query = request.url.query
     if not query:
-        raise Invalid("A conditional update or delete needs search parameters (Type?search)")
+        raise Invalid("A conditional update, patch or delete needs search parameters")
     return query
 
 

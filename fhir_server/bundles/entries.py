@@ -22,11 +22,15 @@ class Entry:
     method: str
     rtype: str
     rid: str | None
-    query: str | None  # a conditional request's search (``identifier=x``)
+    query: str | None  # a conditional request's search (``identifier=x``), or a GET's
     full_url: str | None
     resource: dict[str, Any] | None
     if_none_exist: str | None
     if_match: int | None
+
+    @property
+    def is_search(self) -> bool:
+        return self.method in ("GET", "HEAD") and self.rid is None
 
     @property
     def label(self) -> str:
@@ -51,8 +55,6 @@ def _entry(index: int, item: Any) -> Entry:
     method, url = request.get("method"), request.get("url")
     if method not in METHODS or not isinstance(url, str) or not url:
         raise Invalid(f"{where}: request.method must be one of {', '.join(METHODS)}, with a url")
-    if method == "PATCH":
-        raise NotSupported(f"{where}: PATCH entries are not supported yet")
     match = _URL.fullmatch(url.strip().lstrip("/"))
     if match is None or match["type"] not in supported_types():
         raise Invalid(f"{where}: request.url {url[:80]!r} is not Type, Type/id or Type?search")
@@ -67,22 +69,31 @@ def _entry(index: int, item: Any) -> Entry:
         raise Invalid(f"{where}: the resource is not a {match['type']}")
     if method == "POST" and (rid or match["query"]):
         raise Invalid(f"{where}: POST takes the type alone (Type), not {url[:80]!r}")
-    if method in ("PUT", "DELETE") and not (rid or match["query"]):
+    if method in ("PUT", "PATCH", "DELETE") and not (rid or match["query"]):
         raise Invalid(f"{where}: {method} needs Type/id or Type?search")
-    if method in ("GET", "HEAD") and (not rid or match["query"]):
-        raise NotSupported(f"{where}: only reads (GET Type/id) are supported in bundles yet")
+    if method == "PATCH" and resource is None:
+        raise Invalid(f"{where}: PATCH needs a resource (a Parameters or a Binary)")
+    if method in ("GET", "HEAD") and rid and match["query"]:
+        raise NotSupported(f"{where}: a read takes no parameters ({url[:80]!r})")
     full_url = item.get("fullUrl")
     return Entry(
         index,
         method,
         match["type"],
         rid,
-        match["query"] if match["query"] is not None else None,
+        _query(method, rid, match["query"]),
         full_url if isinstance(full_url, str) and full_url else None,
         resource,
         _text(request.get("ifNoneExist")),
         _version(request.get("ifMatch"), where),
     )
+
+
+def _query(method: str, rid: str | None, query: str | None) -> str | None:
+    """A search entry (``GET Type`` alone too) always has a query, an empty one at least."""
+    if method in ("GET", "HEAD") and rid is None:
+        return query or ""
+    return query
 
 
 def _text(value: Any) -> str | None:

@@ -7,10 +7,12 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
+from urllib.parse import parse_qsl
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import PyMongoError
 
+from fhir_server.api.patch import entry_patcher
 from fhir_server.bundles.conditional import claim, matching_ids
 from fhir_server.bundles.entries import ORDER, Entry
 from fhir_server.bundles.references import (
@@ -18,9 +20,19 @@ from fhir_server.bundles.references import (
     replace_placeholders,
     resolve_conditional,
 )
-from fhir_server.errors import Conflict, FhirError, Invalid, Issue, PreconditionFailed
+from fhir_server.config import Settings
+from fhir_server.errors import (
+    Conflict,
+    FhirError,
+    Invalid,
+    Issue,
+    NotFound,
+    NotSupported,
+    PreconditionFailed,
+)
 from fhir_server.model.ids import check_id, new_id
 from fhir_server.search.codes import CodeSets
+from fhir_server.search.searchset import search_type
 from fhir_server.storage.repository import Repository
 from fhir_server.storage.versions import Version
 
@@ -29,17 +41,29 @@ TRANSACTION_ATTEMPTS = 3  # a transient conflict (another writer) is retried who
 
 @dataclass
 class Outcome:
-    """One response entry: the status line, and the version it produced or read."""
+    """One response entry: the status line, and the version it produced or read, or the
+    resource it answers with (a search's Bundle)."""
 
     status: str
     version: Version | None = None
     error: FhirError | None = None
+    body: bytes | None = None
 
 
 class Processor:
-    def __init__(self, repository: Repository, codes: CodeSets | None) -> None:
+    def __init__(
+        self,
+        repository: Repository,
+        codes: CodeSets | None,
+        settings: Settings | None = None,
+        base: str = "",
+    ) -> None:
+        """``settings`` and ``base`` (the public FHIR base URL, for links): for search entries,
+        which are refused without them."""
         self.repository = repository
         self.codes = codes
+        self.settings = settings
+        self.base = base
 
     # -- transaction ---------------------------------------------------------------------------
 
@@ -124,7 +148,8 @@ class Processor:
             if entry.full_url and entry.rid:
                 mapping[entry.full_url] = f"{entry.rtype}/{entry.rid}"
             ready.append(entry)
-        targets = [(e.rtype, e.rid) for e in ready if e.method in ("PUT", "POST", "DELETE")]
+        writes = ("PUT", "POST", "PATCH", "DELETE")
+        targets = [(e.rtype, e.rid) for e in ready if e.method in writes]
         duplicate = next((t for t in targets if targets.count(t) > 1), None)
         if duplicate is not None:
             raise Invalid(f"{duplicate[0]}/{duplicate[1]} is the target of several entries")
@@ -139,10 +164,14 @@ class Processor:
                 if found:
                     return dataclasses.replace(entry, method="GET", rid=found, resource=None)
             return dataclasses.replace(entry, rid=new_id())
-        if entry.query is not None and entry.method in ("PUT", "DELETE"):
+        if entry.query is not None and entry.method in ("PUT", "PATCH", "DELETE"):
             found = await self._match(entry.rtype, entry.query, session)
             if found is None and entry.method == "DELETE":
                 return dataclasses.replace(entry, method="NONE")
+            if entry.method == "PATCH":
+                if found is None:
+                    raise NotFound(f"The condition {entry.rtype}?{entry.query[:80]} finds nothing")
+                return dataclasses.replace(entry, rid=found, query=None)
             given = entry.resource.get("id") if entry.resource is not None else None
             if found is not None and given not in (None, found):
                 raise Invalid(f"The resource's id {str(given)[:64]!r} is not the id of the match")
@@ -179,6 +208,8 @@ class Processor:
         return dataclasses.replace(entry, resource=resource)
 
     async def _run(self, entry: Entry, session: AsyncClientSession | None) -> Outcome:
+        if entry.is_search:
+            return await self._search(entry, session)
         repository = self.repository
         assert entry.rid is not None or entry.method == "NONE"
         if entry.method == "NONE":  # a conditional delete that found nothing
@@ -203,7 +234,30 @@ class Processor:
             )
             status = "201 Created" if result.created else "200 OK"
             return Outcome(status, result.version)
+        if entry.method == "PATCH":
+            apply = entry_patcher(entry.resource)
+            patched = await repository.patch(
+                entry.rtype, rid, apply, if_match=entry.if_match, session=session
+            )
+            return Outcome("200 OK", patched)
         return Outcome("200 OK", await repository.read(entry.rtype, rid, session=session))
+
+    async def _search(self, entry: Entry, session: AsyncClientSession | None) -> Outcome:
+        """``GET Type?search``: the searchset Bundle ``GET /Type?search`` answers, searched
+        in the transaction's snapshot when there is one."""
+        if self.settings is None:
+            raise NotSupported("Search entries are answered in bundles posted to the REST API")
+        params = parse_qsl(entry.query or "", keep_blank_values=True)
+        bundle = await search_type(
+            self.repository,
+            self.codes,
+            self.settings,
+            self.base,
+            entry.rtype,
+            params,
+            session=session,
+        )
+        return Outcome("200 OK", body=None if entry.method == "HEAD" else bundle)
 
     # -- batch -------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Conditional update (``PUT /Type?search``) and delete (``DELETE /Type?search``) over REST."""
+"""Conditional update (``PUT /Type?search``), patch (``PATCH /Type?search``) and delete
+(``DELETE /Type?search``) over REST."""
 
 from __future__ import annotations
 
@@ -48,3 +49,26 @@ async def test_conditional_delete(client: httpx.AsyncClient) -> None:
     assert several.status_code == 412, several.text
     assert (await client.get("Patient/a")).status_code == 200  # nothing deleted
     assert (await client.delete("Patient")).status_code == 400
+
+
+async def test_conditional_patch(client: httpx.AsyncClient) -> None:
+    await put(client, {**patient("P1", active=True), "id": "p1"})
+    off = [{"op": "replace", "path": "/active", "value": False}]
+    patch_type = {"content-type": "application/json-patch+json"}
+    url = f"Patient?identifier={MRN}|P1"
+    patched = await client.patch(url, json=off, headers=patch_type)
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["active"] is False and patched.json()["meta"]["versionId"] == "2"
+    stale = await client.patch(url, json=off, headers={**patch_type, "if-match": 'W/"1"'})
+    assert stale.status_code == 412, stale.text
+    merge = await client.patch(
+        url, json={"gender": "other"}, headers={"content-type": "application/merge-patch+json"}
+    )
+    assert merge.status_code == 200 and merge.json()["gender"] == "other"
+    nothing = await client.patch(f"Patient?identifier={MRN}|nobody", json=off, headers=patch_type)
+    assert nothing.status_code == 404, nothing.text
+    await put(client, {**patient("P2"), "id": "p2a"})
+    await put(client, {**patient("P2"), "id": "p2b"})
+    several = await client.patch(f"Patient?identifier={MRN}|P2", json=off, headers=patch_type)
+    assert several.status_code == 412, several.text
+    assert (await client.patch("Patient", json=off, headers=patch_type)).status_code == 400
