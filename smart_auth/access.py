@@ -14,9 +14,10 @@ from fhir_server.model.compartments import compartment_types
 from smart_auth.scopes import ALL_INTERACTIONS, Interaction, Permission, parse_scopes
 from smart_auth.tokens import Grant
 
-# Only admins read the audit trail; nobody writes it through the API (the server does).
+# Only admins read the audit trail. Nobody changes or deletes an AuditEvent through the API;
+# an admin may add one (another system's record: stored as sent, outside the server's chain).
 ADMIN_ONLY_TYPES = frozenset({"AuditEvent"})
-READ_ONLY_TYPES = frozenset({"AuditEvent"})
+APPEND_ONLY_TYPES = frozenset({"AuditEvent"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,7 @@ class Access:
     def alternatives(self, rtype: str, interaction: Interaction) -> tuple[Alternative, ...]:
         if interaction not in ALL_INTERACTIONS:
             raise ValueError(interaction)
-        if rtype in READ_ONLY_TYPES and interaction in "cud":
+        if rtype in APPEND_ONLY_TYPES and interaction in "ud":
             return ()
         if self.grant is None:
             return EVERYTHING

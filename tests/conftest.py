@@ -65,7 +65,9 @@ async def _check_audit_trail(application: FastAPI) -> None:
     assert verdict.intact, f"audit chain broken at {verdict.broken_at}: {verdict.reason}"
     assert verdict.checked == application.state.audit.recorded
     # One "rest" event per audited request (logins add events of their own type).
-    rest_events = await db["AuditEvent"].count_documents({"res.type.code": "rest"})
+    rest_events = await db["AuditEvent"].count_documents(
+        {"res.type.code": "rest", "seq": {"$exists": True}}
+    )
     assert rest_events == getattr(application.state, "audited_requests", 0)
 
 
