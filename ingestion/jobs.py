@@ -222,7 +222,7 @@ class JobRunner:
         except FileNotFoundError:
             await self._finish(job, COMPLETE, error="the uploaded file is gone")
             return
-        reading = await self._read(data)
+        reading = await self.read_file(data)
         pages = page_results(reading)
         if reading.error is not None:
             await self._finish(job, COMPLETE, pages=pages, error=reading.error)
@@ -248,7 +248,9 @@ class JobRunner:
         if await self.jobs.finish(job["_id"], self.owner, state, **fields):
             await asyncio.to_thread(Path(job["path"]).unlink, missing_ok=True)
 
-    async def _read(self, data: bytes) -> FileReading:
+    async def read_file(self, data: bytes) -> FileReading:
+        """Steps 1-7 on this runner's one pipeline thread (a review re-reads scans here too)."""
+
         def read() -> FileReading:
             if self._pipeline is None:
                 self._pipeline = self._make_pipeline()

@@ -199,14 +199,27 @@ def check_row(row: LabRowFields) -> RowDecision:
     confidence = min(min(confidences), match_confidence)
     if test is None or row.value is None or row.unit is None:
         return RowDecision(row, "review", None, confidence, tuple(reasons))
-    measured, unit = row.value.value, test.reported_unit(row.unit.value)
     reference = row.range.value if row.range else None
-    reasons += _value_reasons(test, measured, unit, reference)
+    result, value_reasons = lab_result(test, row.value.value, row.unit.value, reference)
+    reasons += value_reasons
+    flag = result.flag
+    if row.flag is not None and flag and not flags_agree(row.flag.value, flag):
+        reasons.append(f"printed flag {row.flag.value} disagrees with the value and range ({flag})")
+    status: Status = "review" if reasons else "accepted"
+    return RowDecision(row, status, result, confidence, tuple(reasons))
+
+
+def lab_result(
+    test: LabTest, measured: Measured, unit: str, reference: ReferenceRange | None
+) -> tuple[LabResult, list[str]]:
+    """A value of ``test`` (``unit``: UCUM, as printed) as it would be committed, with the
+    reasons it may not be: plausibility, decimals, a flag that cannot be computed. Used for
+    values read from a page and for values a reviewer accepts or corrects."""
+    unit = test.reported_unit(unit)
+    reasons = _value_reasons(test, measured, unit, reference)
     flag = recomputed_flag(measured, reference) if reference else None
     if reference is not None and flag is None:
         reasons.append("the flag cannot be computed from a bounded value")
-    if row.flag is not None and flag is not None and not flags_agree(row.flag.value, flag):
-        reasons.append(f"printed flag {row.flag.value} disagrees with the value and range ({flag})")
     result = LabResult(
         test.code,
         test.display,
@@ -217,8 +230,7 @@ def check_row(row: LabRowFields) -> RowDecision:
         reference.high.value if reference and reference.high else None,
         flag or "",
     )
-    status: Status = "review" if reasons else "accepted"
-    return RowDecision(row, status, result, confidence, tuple(reasons))
+    return result, reasons
 
 
 def _matched(row: LabRowFields) -> tuple[LabTest | None, float, list[str]]:

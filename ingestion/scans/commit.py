@@ -184,20 +184,24 @@ class Committer:
         if reasons:
             draft.create(document_task(reference_url, subject, reasons, document))
         elif document.category == LAB_CATEGORY and subject is not None:
-            self._lab(draft, document, subject, reference_url, attachment, header)
+            self.draft_lab(draft, document, subject, reference_url, attachment)
         targets = [str(e.full_url) for e in draft.entries if e.rtype != "Device"]
         draft.create(provenance(targets, reference_url, agent))
         return draft, blob
 
-    def _lab(
+    def draft_lab(
         self,
         draft: Draft,
         document: ScannedDocument,
         subject: str,
         reference: str,
         attachment: dict[str, Any],
-        header: dict[str, str],
-    ) -> None:
+    ) -> list[str]:
+        """A lab report's DiagnosticReport, the Observations sure enough to commit and a review
+        Task for every other row, added to ``draft``: their placeholders. Also used when a
+        document accepted from review is read again (``verify.py``)."""
+        header = _header(document)
+        start = len(draft.entries)
         results, review = [], 0
         for page in document.pages:
             assert page.decision is not None
@@ -214,6 +218,7 @@ class Committer:
         draft.create(
             diagnostic_report(subject, results, attachment, status, header.get("collected"))
         )
+        return [str(entry.full_url) for entry in draft.entries[start:]]
 
 
 def _assigned_id(scan: Scan) -> str:

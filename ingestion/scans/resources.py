@@ -239,8 +239,18 @@ def row_task(
         inputs.append(_input("candidate test", valueCoding=coding))
         quantity = {"value": result.value, "unit": result.unit, "system": UCUM, "code": result.unit}
         inputs.append(_input("candidate value", valueQuantity=quantity))
+        if result.low is not None or result.high is not None:
+            inputs.append(_input("candidate reference range", valueString=_range_text(result)))
     task["input"] = inputs
     return task
+
+
+def _range_text(result: LabResult) -> str:
+    """As printed (``3.5 - 5.1``, ``< 200``, ``> 60``), the decimals kept: a reviewer's
+    acceptance reads it back through the same parser and checks."""
+    if result.low is not None and result.high is not None:
+        return f"{result.low} - {result.high}"
+    return f"< {result.high}" if result.high is not None else f"> {result.low}"
 
 
 def provenance(targets: Sequence[str], source: str, agent: str) -> JsonObject:

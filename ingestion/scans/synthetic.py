@@ -32,6 +32,7 @@ import numpy.typing as npt
 import zxingcpp
 from PIL import Image, ImageDraw, ImageFont
 
+from ingestion.labels.colours import category_styles
 from ingestion.scans.colour import MARKER_SRGB
 from ingestion.scans.page import Pixels, Symbology, as_pixels
 from ingestion.scans.payloads import document_payload
@@ -42,13 +43,11 @@ SCAN_TIME = time.gmtime(1_700_000_000)
 PAPER = (250, 250, 247)
 INK = (25, 25, 30)
 
-# The synthetic clinic's categories and their colour codes (the real mapping is configuration).
+# The terminology's record categories and their colour codes (the bundled colour → category
+# ConceptMap, as the labels print them): pages file under the categories ingestion knows.
+# A category without a colour (referral) is never drawn.
 CATEGORY_COLOURS: dict[str, str] = {
-    "lab": "red",
-    "imaging": "blue",
-    "clinical-note": "green",
-    "correspondence": "yellow",
-    "administrative": "purple",
+    code: style.colour for code, style in category_styles().items() if style.colour is not None
 }
 COLOURS = tuple(CATEGORY_COLOURS.values())
 # Inks that are none of the reference colours: the colour stage must answer "unknown".
@@ -279,11 +278,12 @@ PHYSICIANS = ("Dr. H. de Groot", "Dr. A. Bos", "Dr. L. Hendriks", "Dr. M. Vos", 
 CLINICS = ("Internal Medicine", "Cardiology", "Nephrology", "General Practice", "Endocrinology")
 TITLES = {
     "unsorted": "MEDICAL RECORD",
-    "lab": "LABORATORY REPORT",
+    "medical-history": "CLINICAL NOTE",
+    "prescriptions": "PRESCRIPTION",
+    "lab-results": "LABORATORY REPORT",
     "imaging": "IMAGING REQUEST",
-    "clinical-note": "CLINICAL NOTE",
-    "correspondence": "LETTER OF REFERRAL",
-    "administrative": "ADMISSION FORM",
+    "consent-administrative": "ADMISSION FORM",
+    "referral": "LETTER OF REFERRAL",
 }
 # name, unit, low, high, decimals
 ANALYTES = (
@@ -423,7 +423,9 @@ def _barcode_pixels(
         "qr": zxingcpp.BarcodeFormat.QRCode,
         "datamatrix": zxingcpp.BarcodeFormat.DataMatrix,
     }
-    code = zxingcpp.create_barcode(content, formats[symbology])
+    # Square, as the labels print it: zxing picks a long rectangle for a long category.
+    options = {"forceSquare": True} if symbology == "datamatrix" else {}
+    code = zxingcpp.create_barcode(content, formats[symbology], **options)
     pixels = np.asarray(zxingcpp.write_barcode_to_image(code, scale=1, add_quiet_zones=True))
     image = Image.fromarray(pixels)
     target_h = height if symbology == "code128" and height else image.height * module

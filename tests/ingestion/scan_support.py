@@ -1,42 +1,22 @@
-"""Synthetic scans for the ingestion tests (commit, jobs, API), and their patient.
-
-The synthetic corpus names its categories after its own clinic ("lab" in red); medrec files
-documents under the record categories of its terminology ("lab-results" in green). These
-tests draw the pages with the terminology's categories and colours.
-"""
+"""Synthetic scans for the ingestion tests (commit, jobs, API), and their patient."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
-
-import pytest
 
 from fhir_server.storage.repository import Repository
 from ingestion.scans import synthetic
 from ingestion.scans.patient import MRN_SYSTEM
 
 MRN = "55515067"
-CATEGORIES = {"lab-results": "green", "medical-history": "red"}
-TITLES = {"lab-results": "LABORATORY REPORT", "medical-history": "CLINICAL NOTE"}
-
-
-@contextmanager
-def record_categories() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(synthetic, "CATEGORY_COLOURS", dict(CATEGORIES))
-        patch.setattr(synthetic, "TITLES", {**synthetic.TITLES, **TITLES})
-        yield
 
 
 def lab_page(seed: int = 11, mrn: str = MRN) -> synthetic.SyntheticPage:
     """A clean lab report page (PNG) in green, for patient ``mrn``."""
     clean = synthetic.Degradation("clean", jpeg_quality=None)
     spec = synthetic.PageSpec(seed=seed, colour="green", degradation=clean, mrn=mrn)
-    with record_categories():
-        return synthetic.page(spec)
+    return synthetic.page(spec)
 
 
 def sha256(data: bytes) -> str:

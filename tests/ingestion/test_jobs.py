@@ -19,7 +19,7 @@ from ingestion.jobs import COLLECTION, COMPLETE, RUNNING, JobRunner
 from ingestion.scans import synthetic
 from ingestion.scans.synthetic import SyntheticPage
 from ingestion.scans.vault import COLLECTION as COLLECTION_BLOBS
-from tests.ingestion.scan_support import add_patient, lab_page, record_categories
+from tests.ingestion.scan_support import add_patient, lab_page
 
 Db = AsyncDatabase[dict[str, Any]]
 
@@ -112,8 +112,7 @@ async def test_workers_share_the_queue_and_resume_a_dead_workers_job(
 async def test_a_batch_is_split_at_its_separator_sheets(
     runner: JobRunner, tmp_path: Path, db: Db
 ) -> None:
-    with record_categories():
-        batch = synthetic.batch(seed=5, documents=2, pages_per_document=(1, 1), unsorted=0)
+    batch = synthetic.batch(seed=5, documents=2, pages_per_document=(1, 1), unsorted=0)
     await submit(runner, tmp_path, batch.data, "batch.pdf")
     job = await runner.run_next()
     assert job is not None and job["state"] == COMPLETE

@@ -40,7 +40,7 @@ def test_boxes_cover_the_codes(corpus: list[Processed]) -> None:
 
 def test_half_size_retry_reads_a_badly_blurred_code() -> None:
     spec = synthetic.PageSpec(
-        seed=22,
+        seed=24,  # a page whose Code128 zxing misses at full size
         symbology_2d="qr",
         degradation=synthetic.Degradation("very blurred", blur=2.6, noise=12.0, jpeg_quality=50),
     )

@@ -28,7 +28,7 @@ def test_truth_describes_the_page() -> None:
         "code128": truth.mrn,
         "datamatrix": f"MEDDOC:{truth.mrn}:{truth.category}:{truth.document_id}",
     }
-    assert truth.category == "lab" and truth.colour == "red"
+    assert truth.category == "medical-history" and truth.colour == "red"  # the terminology's
     assert any(truth.mrn in line for line in truth.lines)
     assert any(truth.birth_date_text in line for line in truth.lines)
     assert 8 <= len(truth.lab_rows) <= 12
