@@ -149,8 +149,13 @@ class Processor:
                 mapping[entry.full_url] = f"{entry.rtype}/{entry.rid}"
             ready.append(entry)
         writes = ("PUT", "POST", "PATCH", "DELETE")
-        targets = [(e.rtype, e.rid) for e in ready if e.method in writes]
-        duplicate = next((t for t in targets if targets.count(t) > 1), None)
+        seen: set[tuple[str, str | None]] = set()
+        duplicate = None
+        for target in ((e.rtype, e.rid) for e in ready if e.method in writes):
+            if target in seen:
+                duplicate = target
+                break
+            seen.add(target)
         if duplicate is not None:
             raise Invalid(f"{duplicate[0]}/{duplicate[1]} is the target of several entries")
         return [await self._with_references(entry, mapping, session) for entry in ready]
