@@ -1,4 +1,5 @@
-"""``medrec ingest PATH...``: scan files through the same durable jobs as uploads, run here and
+"""``medrec calibrate SCAN``: the colour references from a scanned calibration card.
+``medrec ingest PATH...``: scan files through the same durable jobs as uploads, run here and
 now (a file ingested before is recognised by its SHA-256 and not ingested again).
 ``medrec ingest --watch DIR``: a consumption folder, the same way."""
 
@@ -14,13 +15,18 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
+from fhir_server.cli_support import DataDir
 from fhir_server.config import Settings
 from fhir_server.storage.embedded import database_uri
 from fhir_server.storage.mongo import connect
 from fhir_server.wiring import wire
 from ingestion.intake import RefusedFile, copy_file
 from ingestion.jobs import COMPLETE, FAILED, Job, JobRunner
+from ingestion.scans.calibrate import hue_shift, measure_card, save_references
+from ingestion.scans.colour import DEFAULT_REFERENCES
+from ingestion.scans.errors import ScanError
 from ingestion.service import open_runner
 
 SettingsOf = Callable[..., Settings]
@@ -30,6 +36,39 @@ WATCH_SETTLE_S = 2.0  # a file unchanged this long is complete (a scanner may st
 
 
 def register(app: typer.Typer, settings_of: SettingsOf, console: Console) -> None:
+    @app.command()
+    def calibrate(
+        scan: Annotated[Path, typer.Argument(help="A colour scan of the calibration card")],
+        data_dir: DataDir = None,
+    ) -> None:
+        """Set the colour references from a scan of `medrec labels --calibration-card`."""
+        settings = settings_of(data_dir)
+        try:
+            measured = measure_card(scan.read_bytes())
+        except (OSError, ScanError) as error:
+            console.print(f"[red]error:[/red] {error}")
+            raise typer.Exit(1) from None
+        table = Table("colour", "L", "a", "b", "hue shift from the default")
+        for name, lab in measured.items():
+            default = DEFAULT_REFERENCES.get(name)
+            shift = f"{hue_shift(default, lab):+.1f}°" if default else "(new colour)"
+            table.add_row(name, *(f"{v:.1f}" for v in lab), shift)
+        console.print(table)
+
+        async def save(uri: str) -> None:
+            client = connect(uri, timeout_ms=settings.mongodb_timeout_ms)
+            try:
+                await save_references(client[settings.database], measured)
+            finally:
+                await client.close()
+
+        with database_uri(settings.mongodb_uri, settings.data_dir) as uri:
+            asyncio.run(save(uri))
+        console.print(
+            f"saved {len(measured)} reference colours; running ingestion workers use them "
+            "once restarted"
+        )
+
     @app.command()
     def ingest(
         paths: Annotated[
