@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import parse_qsl
 
+import orjson
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import PyMongoError
 
@@ -16,7 +17,9 @@ from fhir_server.api.patch import entry_patcher
 from fhir_server.bundles.conditional import claim, matching_ids
 from fhir_server.bundles.entries import ORDER, Entry
 from fhir_server.bundles.references import (
+    URN,
     check_resolved,
+    may_hold_placeholders,
     replace_placeholders,
     resolve_conditional,
 )
@@ -158,7 +161,8 @@ class Processor:
             seen.add(target)
         if duplicate is not None:
             raise Invalid(f"{duplicate[0]}/{duplicate[1]} is the target of several entries")
-        return [await self._with_references(entry, mapping, session) for entry in ready]
+        urns_only = all(full_url.startswith("urn:") for full_url in mapping)
+        return [await self._with_references(entry, mapping, urns_only, session) for entry in ready]
 
     async def _target(self, entry: Entry, session: AsyncClientSession | None) -> Entry:
         """The entry with the id it writes: a new one for a create, the one its condition
@@ -194,11 +198,20 @@ class Processor:
         return ids[0] if ids else None
 
     async def _with_references(
-        self, entry: Entry, mapping: dict[str, str], session: AsyncClientSession | None
+        self,
+        entry: Entry,
+        mapping: dict[str, str],
+        urns_only: bool,
+        session: AsyncClientSession | None,
     ) -> Entry:
         if entry.resource is None:
             return entry
-        resource = replace_placeholders(entry.resource, mapping)
+        # The walks below are skipped for a resource whose JSON cannot hold what they look for
+        # (one orjson.dumps is far cheaper than three walks in Python).
+        text = orjson.dumps(entry.resource, default=str)  # default: Decimals
+        resource = entry.resource
+        if may_hold_placeholders(text, mapping, urns_only):
+            resource = replace_placeholders(resource, mapping)
 
         async def resolve(rtype: str, query: str) -> str:
             found = await self._match(rtype, query, session)
@@ -206,8 +219,10 @@ class Processor:
                 raise Invalid(f"{entry.label}: the reference {rtype}?{query[:80]} finds nothing")
             return f"{rtype}/{found}"
 
-        resource = await resolve_conditional(resource, resolve)
-        check_resolved(resource, entry.label)
+        if b"?" in text:
+            resource = await resolve_conditional(resource, resolve)
+        if URN in text:
+            check_resolved(resource, entry.label)
         if entry.method in ("POST", "PUT"):
             resource["id"] = entry.rid
         return dataclasses.replace(entry, resource=resource)
@@ -274,7 +289,7 @@ class Processor:
                     # Race-safe only inside a transaction (see conditional.claim).
                     outcomes += await self.transaction([dataclasses.replace(entry, index=0)])
                     continue
-                ready = await self._with_references(await self._target(entry, None), {}, None)
+                ready = await self._with_references(await self._target(entry, None), {}, True, None)
                 outcomes.append(await self._run(ready, None))
             except FhirError as error:
                 outcomes.append(Outcome(_status_line(error.status), None, _naming(error, entry)))

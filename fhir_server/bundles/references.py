@@ -13,6 +13,14 @@ from fhir_server.errors import Invalid
 _CONDITIONAL = re.compile(r"(?P<type>[A-Z][A-Za-z]{1,63})\?(?P<query>.+)")
 _PLACEHOLDER = re.compile(r"urn:(?:uuid|oid):")
 Resolver = Callable[[str, str], Awaitable[str]]  # (type, query) -> "Type/id"
+URN = b'"urn:'  # how a urn:uuid/urn:oid placeholder starts in a resource's JSON
+
+
+def may_hold_placeholders(text: bytes, mapping: dict[str, str], urns_only: bool) -> bool:
+    """Could the resource whose JSON is ``text`` mention one of ``mapping``'s full URLs? (False
+    only when it surely cannot: every full URL is a urn — ``urns_only`` — and the text has
+    none.)"""
+    return bool(mapping) and (URN in text or not urns_only)
 
 
 def replace_placeholders(value: Any, mapping: dict[str, str]) -> Any:
