@@ -26,7 +26,7 @@ from fhir_server.config import Settings
 from fhir_server.model.resource_types import supported_types
 from fhir_server.storage.collections import Collections
 from fhir_server.storage.export_jobs import ExportJobs
-from fhir_server.storage.index_format import INDEX_FORMAT, stale_format
+from fhir_server.storage.index_format import INDEX_FORMAT, has_resources, stale_format
 from fhir_server.storage.mongo import connect
 from fhir_server.wiring import Wired, wire
 from ingestion.api import MULTIPART_SLACK_BYTES, UPLOAD_PATH
@@ -61,8 +61,7 @@ async def _load_terminology(wired: Wired) -> None:
 
 async def _check_index_format(collections: Collections) -> None:
     try:
-        existing = await collections.existing_types(supported_types())
-        stale = await stale_format(collections.db, bool(existing))
+        stale = await stale_format(collections.db, await has_resources(collections))
     except PyMongoError as error:
         log.warning("could not check the search index format: %s", type(error).__name__)
         return

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from fhir_server.errors import Gone, NotFound
+from fhir_server.storage.index_format import mark_if_fresh
 from fhir_server.storage.repository import Repository
 
 MRN = "https://abc-medical.example.org/fhir/sid/mrn"
@@ -161,6 +162,7 @@ def _quantity(value: str, unit: str) -> Resource:
 
 async def load_demo(repository: Repository) -> int:
     """Load what is missing; return how many resources were created."""
+    await mark_if_fresh(repository.collections)
     created = 0
     for resource in demo_resources():
         try:

@@ -29,6 +29,7 @@ from fhir_server.errors import FhirError, Invalid
 from fhir_server.model.json_input import parse_json, parse_resource
 from fhir_server.model.resource_types import supported_types
 from fhir_server.search.codes import CodeSets
+from fhir_server.storage.index_format import mark_if_fresh
 from fhir_server.storage.repository import Repository
 from fhir_server.wiring import wire
 
@@ -86,6 +87,7 @@ class Loader:
 
     async def load(self, path: Path) -> FileResult:
         result = FileResult(path)
+        await mark_if_fresh(self.repository.collections)
         try:
             digest = await asyncio.to_thread(sha256, path)
             size = (await asyncio.to_thread(path.stat)).st_size

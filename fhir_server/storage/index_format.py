@@ -8,6 +8,9 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from fhir_server.model.resource_types import supported_types
+from fhir_server.storage.collections import Collections
+
 # 1: the first release; 2: date parameters' WIDE marker and sort values; 3: quantities in
 # canonical UCUM units (both 2026-11-29).
 INDEX_FORMAT = 3
@@ -24,6 +27,22 @@ async def stale_format(db: AsyncDatabase[Any], has_resources: bool) -> int | Non
         await record_format(db)
         return None
     return stored if stored < INDEX_FORMAT else None
+
+
+async def mark_if_fresh(collections: Collections) -> None:
+    """Before the first write to a database without resources (``medrec demo``, ``medrec
+    load``): record that what follows is written in the current format, so that the server
+    does not take it for old data."""
+    await stale_format(collections.db, await has_resources(collections))
+
+
+async def has_resources(collections: Collections) -> bool:
+    """Is any resource stored? (Collections alone do not say: reading a type creates its
+    collection.)"""
+    for rtype in await collections.existing_types(supported_types()):
+        if await collections.db[rtype].find_one({}, {"_id": 1}) is not None:
+            return True
+    return False
 
 
 async def record_format(db: AsyncDatabase[Any]) -> None:

@@ -76,3 +76,21 @@ async def test_an_old_index_format_is_reported_at_startup(
     with caplog.at_level("WARNING"):
         await _check_index_format(collections)
     assert "medrec reindex" not in caplog.text
+
+
+async def test_demo_data_in_a_fresh_database_is_current(
+    app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`medrec serve --demo` loads the demo before the server starts: its data is written in
+    the current format and must not be reported as old."""
+    from fhir_server.app import _check_index_format
+    from fhir_server.demo import load_demo
+    from fhir_server.storage.index_format import META_COLLECTION
+
+    repository = app.state.services.repository
+    meta = repository.collections.db[META_COLLECTION]
+    await meta.delete_many({})  # as before any server ever started on this database
+    assert await load_demo(repository) > 0
+    with caplog.at_level("WARNING"):
+        await _check_index_format(repository.collections)
+    assert "medrec reindex" not in caplog.text
