@@ -15,7 +15,10 @@ the reasons. The rules lean one way: anything uncertain goes to review.
   bounds must be plausible too. The flag is **recomputed** from value and range; a printed flag
   that says otherwise is a review reason. A flag that was not read at all is no evidence:
   Tesseract drops lone letters (three of four flags on one blurred test page).
-- Every field's confidence (OCR times parse certainty) must reach its threshold.
+- Every field's confidence (OCR times parse certainty) must reach its threshold. A value or
+  range below it is read a second time (``second_reading.py``) when the page can be read
+  again: a second reading that agrees exactly lifts the confidence, and the row is checked
+  again from the start.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from ingestion.scans.extract import Field, Header, LabRowFields, Page
 from ingestion.scans.extract.values import Measured, ReferenceRange
-from ingestion.scans.page import Barcode
+from ingestion.scans.page import Barcode, CellReader
+from ingestion.scans.second_reading import confirm_row
 from terminology.lab_catalogue import LabTest, lab_test
 from terminology.lab_matcher import match_lab_test
 
@@ -99,7 +103,7 @@ def check_page(
 ) -> PageDecision:
     return PageDecision(
         check_header(page.header, barcodes, today=today),
-        tuple(check_row(row) for row in page.lab_rows),
+        tuple(check_row(row, page.reread) for row in page.lab_rows),
     )
 
 
@@ -175,7 +179,23 @@ def _decided(value: T, confidence: float, reasons: Sequence[str]) -> Decision[T]
 # -- lab rows --------------------------------------------------------------------------------
 
 
-def check_row(row: LabRowFields) -> RowDecision:
+def check_row(row: LabRowFields, reread: CellReader | None = None) -> RowDecision:
+    """The row's decision. With ``reread`` (the page can be read again), a row in review whose
+    value or range was read with low confidence is accepted only if a second reading confirms
+    them and the confirmed row passes every check."""
+    decision = _check_row(row)
+    if decision.accepted or reread is None:
+        return decision
+    confirmed = confirm_row(
+        row, reread, value_threshold=VALUE_THRESHOLD, range_threshold=RANGE_THRESHOLD
+    )
+    if confirmed is None:
+        return decision
+    second = _check_row(confirmed)
+    return second if second.accepted else decision
+
+
+def _check_row(row: LabRowFields) -> RowDecision:
     reasons: list[str] = []
     confidences = [row.test.confidence]
     fields: tuple[tuple[str, Field[Any] | None, float], ...] = (

@@ -12,16 +12,18 @@ An ``Ocr`` is not thread-safe: use one per thread or process.
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
+import cv2
 import numpy as np
 import tesserocr
 
-from ingestion.scans.page import Box, OcrLine, OcrResult, OcrWord, Pixels
+from ingestion.scans.page import Box, OcrLine, OcrResult, OcrWord, Pixels, resized
 
 # Where distributions put tessdata: Debian/Ubuntu (versioned), Fedora/Arch/Alpine, source
 # builds and Homebrew.
@@ -32,6 +34,12 @@ TESSDATA_CANDIDATES = (
     "/opt/homebrew/share/tessdata",
 )
 BARCODE_MARGIN_IN = 0.05  # masked around each barcode box: its quiet zone and blur
+# A cell read again (``read_cell``): its box grown by this margin, enlarged by this factor, read
+# as one line of these characters only. Measured on the synthetic corpus (44 pages): ≈ 5 ms CPU
+# a cell; the two misread values that scored just below the threshold were read otherwise.
+CELL_MARGIN_IN = 0.02
+CELL_SCALE = 2.0
+CELL_CHARACTERS = "0123456789.,-<>"
 
 
 class TessdataNotFound(RuntimeError):
@@ -76,13 +84,55 @@ class Ocr:
         psm: int = tesserocr.PSM.AUTO,
     ) -> None:
         path = find_tessdata(language, tessdata)
+        self._psm = psm
+        self._open = True
         self._api = tesserocr.PyTessBaseAPI(
             path=str(path), lang=language, psm=psm, oem=tesserocr.OEM.LSTM_ONLY
         )
 
     def read(self, gray: Pixels, *, dpi: float = 300, mask: Iterable[Box] = ()) -> OcrResult:
-        """OCR an 8-bit grayscale page; the ``mask`` boxes (barcodes) are whited out first."""
+        """OCR an 8-bit grayscale page; the ``mask`` boxes (barcodes) are whited out first.
+
+        The result's ``reread`` reads a region of the same (masked) page again with
+        ``read_cell``, as long as this ``Ocr`` is open."""
         image = masked(gray, mask, dpi)
+        words, lines = self._recognize(image, dpi)
+        return OcrResult(words, lines, functools.partial(self.read_cell, image, dpi=dpi))
+
+    def read_cell(self, image: Pixels, box: Box, *, dpi: float = 300) -> OcrResult | None:
+        """A second, independent reading of one table cell: the region ``box`` (grown by
+        ``CELL_MARGIN_IN``) enlarged ``CELL_SCALE`` times and read as a single line of digits,
+        decimal separators, dashes and comparators (PSM 7). Words' boxes are in ``image``'s
+        pixels. None once this ``Ocr`` is closed, or for a box outside the image."""
+        if not self._open:
+            return None
+        height, width = image.shape
+        grown = box.padded(round(CELL_MARGIN_IN * dpi))
+        top, left = max(0, grown.top), max(0, grown.left)
+        bottom, right = min(height, grown.bottom), min(width, grown.right)
+        if bottom <= top or right <= left:
+            return None
+        crop = resized(image[top:bottom, left:right], CELL_SCALE, cv2.INTER_CUBIC)
+        self._api.SetPageSegMode(tesserocr.PSM.SINGLE_LINE)
+        self._api.SetVariable("tessedit_char_whitelist", CELL_CHARACTERS)
+        try:
+            words, lines = self._recognize(crop, dpi * CELL_SCALE)
+        finally:
+            self._api.SetVariable("tessedit_char_whitelist", "")
+            self._api.SetPageSegMode(self._psm)
+
+        def on_page(cell: Box) -> Box:
+            return cell.scaled(1 / CELL_SCALE).shifted(left, top)
+
+        return OcrResult(
+            tuple(OcrWord(w.text, w.confidence, on_page(w.box), w.line) for w in words),
+            tuple(OcrLine(line.text, line.confidence, on_page(line.box)) for line in lines),
+        )
+
+    def _recognize(
+        self, image: Pixels, dpi: float
+    ) -> tuple[tuple[OcrWord, ...], tuple[OcrLine, ...]]:
+        image = np.ascontiguousarray(image)
         height, width = image.shape
         self._api.SetImageBytes(image.tobytes(), width, height, 1, width)
         self._api.SetSourceResolution(round(dpi))
@@ -90,7 +140,9 @@ class Ocr:
         return _collect(self._api.GetIterator())
 
     def close(self) -> None:
-        self._api.End()
+        if self._open:
+            self._open = False
+            self._api.End()
 
     def __enter__(self) -> Ocr:
         return self
@@ -120,12 +172,14 @@ def masked(gray: Pixels, boxes: Iterable[Box], dpi: float = 300) -> Pixels:
     return image
 
 
-def _collect(iterator: tesserocr.PyResultIterator | None) -> OcrResult:
+def _collect(
+    iterator: tesserocr.PyResultIterator | None,
+) -> tuple[tuple[OcrWord, ...], tuple[OcrLine, ...]]:
     words: list[OcrWord] = []
     lines: list[OcrLine] = []
     level_line, level_word = tesserocr.RIL.TEXTLINE, tesserocr.RIL.WORD
     if iterator is None or iterator.Empty(level_word):  # nothing on the page
-        return OcrResult((), ())
+        return (), ()
     line_words: list[OcrWord] = []
 
     def close_line() -> None:
@@ -159,4 +213,4 @@ def _collect(iterator: tesserocr.PyResultIterator | None) -> OcrResult:
         if not iterator.Next(level_word):
             break
     close_line()
-    return OcrResult(tuple(words), tuple(lines))
+    return tuple(words), tuple(lines)

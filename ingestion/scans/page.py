@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Literal
 
 import cv2
@@ -59,6 +60,9 @@ class Box:
             round(self.right * factor),
             round(self.bottom * factor),
         )
+
+    def shifted(self, x: int, y: int) -> Box:
+        return Box(self.left + x, self.top + y, self.right + x, self.bottom + y)
 
     def padded(self, pixels: int) -> Box:
         return Box(self.left - pixels, self.top - pixels, self.right + pixels, self.bottom + pixels)
@@ -121,6 +125,10 @@ class ColourMatch:
         return self.reason is None
 
 
+CellReader = Callable[[Box], "OcrResult | None"]
+"""A second, independent reading of one region of a page (None once it cannot be read)."""
+
+
 @dataclass(frozen=True, slots=True)
 class OcrWord:
     text: str
@@ -138,10 +146,15 @@ class OcrLine:
 
 @dataclass(frozen=True, slots=True)
 class OcrResult:
-    """Tesseract's words and lines, in its reading order."""
+    """Tesseract's words and lines, in its reading order.
+
+    ``reread`` reads one region of the same page again, independently (``Ocr.read`` sets it;
+    see ``second_reading.py``); None when the page cannot be read again.
+    """
 
     words: tuple[OcrWord, ...]
     lines: tuple[OcrLine, ...]
+    reread: CellReader | None = field(default=None, compare=False, repr=False)
 
     @property
     def text(self) -> str:

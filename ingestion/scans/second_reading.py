@@ -1,0 +1,81 @@
+"""A second, independent reading of a lab row's low-confidence value and reference range.
+
+Tesseract's confidence for a word is a weak witness: right values score below the threshold on
+degraded pages, and a misread digit can score above 0.75. Before a row goes to review because
+its value or range was read with low confidence, the cell is read again on its own
+(``Ocr.read_cell``: the cell's region enlarged, one line, digits and separators only). The
+field is confirmed only when the second reading
+
+- parses cleanly (no repaired letters, no ambiguous comma) with the **same number** (same
+  digits, same decimal point: ``Number`` compares value and printed decimals) and comparator,
+  or the same reference range; and
+- lifts the confidence over the threshold: two readings that agree are wrong together only
+  if both are, so the confirmed confidence is ``1 - (1 - first) * (1 - second)``.
+
+A reading that disagrees, or finds no number, leaves the field as it was: the row goes to
+review. Nothing is ever replaced by the second reading, only confirmed. The checks
+(``checks.check_row``) then run again on the confirmed row: every other check must pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import TypeVar
+
+from ingestion.scans.extract import Field, LabRowFields
+from ingestion.scans.extract.fields import ocr_confidence
+from ingestion.scans.extract.values import Measured, Parsed, parse_range, parse_value
+from ingestion.scans.page import CellReader
+
+T = TypeVar("T")
+CONFIRMED = "confirmed by a second reading"
+
+
+def confirm_row(
+    row: LabRowFields, reread: CellReader, *, value_threshold: float, range_threshold: float
+) -> LabRowFields | None:
+    """``row`` with its value and range below their thresholds confirmed by a second reading;
+    None when there is nothing to confirm or a reading does not agree."""
+    value, reference = row.value, row.range
+    if value is not None and value.confidence < value_threshold:
+        value = confirm(value, reread, parse_value, _same_measured)
+        if value is None:
+            return None
+    if reference is not None and reference.confidence < range_threshold:
+        reference = confirm(reference, reread, parse_range, _same)
+        if reference is None:
+            return None
+    if value is row.value and reference is row.range:
+        return None
+    return dataclasses.replace(row, value=value, range=reference)
+
+
+def confirm(
+    field: Field[T],
+    reread: CellReader,
+    parse: Callable[[str], Parsed[T] | None],
+    same: Callable[[T, T], bool],
+) -> Field[T] | None:
+    """``field`` with its confidence combined with an agreeing second reading's, or None."""
+    if field.box is None or field.alternatives:
+        return None
+    second = reread(field.box)
+    if second is None or not second.words:
+        return None
+    parsed = parse(" ".join(word.text for word in second.words))
+    if parsed is None or parsed.certainty < 1.0 or not same(parsed.value, field.value):
+        return None
+    confidence = 1 - (1 - field.confidence) * (1 - ocr_confidence(second.words))
+    notes = (*field.notes, CONFIRMED)
+    return dataclasses.replace(field, confidence=round(confidence, 3), notes=notes)
+
+
+def _same_measured(second: Measured, first: Measured) -> bool:
+    """Same number (digits and decimals) and comparator; the flag is not read again (letters
+    are left out of the second reading) and is recomputed anyway."""
+    return second.number == first.number and second.comparator == first.comparator
+
+
+def _same(second: T, first: T) -> bool:
+    return second == first
