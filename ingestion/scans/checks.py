@@ -23,6 +23,7 @@ the reasons. The rules lean one way: anything uncertain goes to review.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from typing import Any, Generic, Literal, TypeVar
 from ingestion.scans.extract import Field, Header, LabRowFields, Page
 from ingestion.scans.extract.values import Measured, ReferenceRange
 from ingestion.scans.page import Barcode, CellReader
-from ingestion.scans.second_reading import confirm_row
+from ingestion.scans.second_reading import confirm_row, range_contradicted
 from terminology.lab_catalogue import LabTest, lab_test
 from terminology.lab_matcher import match_lab_test
 
@@ -47,6 +48,9 @@ NAME_THRESHOLD = 0.80
 # as 2.91) above 0.75; values read right mostly score above 0.85.
 VALUE_THRESHOLD = 0.85
 RANGE_THRESHOLD = 0.60  # a misread bound changes the flag, not the value
+# A range accepted below this is read a second time: a clean reading that differs sends the
+# row to review (a urea range 2.5-7.8 was once read 2.0-7.6 at 0.70-0.80).
+RANGE_CROSS_CHECK_BELOW = 0.80
 TERM_THRESHOLD = 0.50  # test name and unit: the matcher and the UCUM parser check them again
 DOCUMENT_PREFIX = "MEDDOC:"
 REQUIRED = ("name", "birth_date", "mrn")
@@ -184,7 +188,17 @@ def check_row(row: LabRowFields, reread: CellReader | None = None) -> RowDecisio
     value or range was read with low confidence is accepted only if a second reading confirms
     them and the confirmed row passes every check."""
     decision = _check_row(row)
-    if decision.accepted or reread is None:
+    if reread is None:
+        return decision
+    if decision.accepted:
+        reference = row.range
+        if (
+            reference is not None
+            and reference.confidence < RANGE_CROSS_CHECK_BELOW
+            and range_contradicted(reference, reread)
+        ):
+            reasons = ("the reference range read differently a second time",)
+            return dataclasses.replace(decision, status="review", reasons=reasons)
         return decision
     confirmed = confirm_row(
         row, reread, value_threshold=VALUE_THRESHOLD, range_threshold=RANGE_THRESHOLD

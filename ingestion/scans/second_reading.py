@@ -25,7 +25,13 @@ from typing import TypeVar
 
 from ingestion.scans.extract import Field, LabRowFields
 from ingestion.scans.extract.fields import ocr_confidence
-from ingestion.scans.extract.values import Measured, Parsed, parse_range, parse_value
+from ingestion.scans.extract.values import (
+    Measured,
+    Parsed,
+    ReferenceRange,
+    parse_range,
+    parse_value,
+)
 from ingestion.scans.page import CellReader
 
 T = TypeVar("T")
@@ -49,6 +55,24 @@ def confirm_row(
     if value is row.value and reference is row.range:
         return None
     return dataclasses.replace(row, value=value, range=reference)
+
+
+def range_contradicted(reference: Field[ReferenceRange], reread: CellReader) -> bool:
+    """Does a clean second reading of the range's cell give another range? (A reading that
+    finds nothing clean contradicts nothing.)"""
+    return _contradicted(reference, reread, parse_range)
+
+
+def _contradicted(
+    field: Field[T], reread: CellReader, parse: Callable[[str], Parsed[T] | None]
+) -> bool:
+    if field.box is None:
+        return False
+    second = reread(field.box)
+    if second is None or not second.words:
+        return False
+    parsed = parse(" ".join(word.text for word in second.words))
+    return parsed is not None and parsed.certainty >= 1.0 and not _same(parsed.value, field.value)
 
 
 def confirm(

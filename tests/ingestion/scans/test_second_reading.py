@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ingestion.scans.checks import RANGE_THRESHOLD, VALUE_THRESHOLD, check_page, check_row
+from ingestion.scans.checks import (
+    RANGE_CROSS_CHECK_BELOW,
+    RANGE_THRESHOLD,
+    VALUE_THRESHOLD,
+    check_page,
+    check_row,
+)
 from ingestion.scans.extract import Field, Header, LabRowFields, Page, extract
 from ingestion.scans.ocr import Ocr
 from ingestion.scans.page import Box, CellReader, OcrResult, OcrWord
@@ -144,3 +150,18 @@ def test_read_cell_leaves_the_page_reading_unchanged(corpus: list[Processed]) ->
         after = ocr.read(item.normalized.gray, mask=mask)
         assert after.words == before.words  # page segmentation and characters restored
     assert before.reread(first.value.box) is None  # closed: no reading, no crash
+
+
+def test_an_accepted_range_below_the_cross_check_is_read_again_and_a_difference_is_review() -> None:
+    """A range read 2.0 - 7.6 at 0.70 (over its threshold) when the page says 2.5 - 7.8: the
+    second reading disagrees, so the row goes to review instead of storing a wrong range."""
+    fields = row("Potassium", "4.1", "mmol/L", "3.5 - 5.1")
+    assert fields.range is not None
+    middling = Field(fields.range.value, "3.5 - 5.1", RANGE_CROSS_CHECK_BELOW - 0.1, CELL)
+    fields = LabRowFields(fields.test, fields.value, fields.unit, middling, None, fields.box)
+    assert check_row(fields).accepted  # without a second reading: as before
+    differs = check_row(fields, reading("3.0-5.1"))
+    assert differs.status == "review"
+    assert differs.reasons == ("the reference range read differently a second time",)
+    assert check_row(fields, reading("3.5-5.1")).accepted  # agrees
+    assert check_row(fields, reading("3.5-5.l")).accepted  # nothing clean: contradicts nothing
