@@ -35,6 +35,7 @@ from fhir_server.search.fhirpath_compile import (
     NotCompilable,
     compile_members,
     compile_path,
+    first_names,
     for_fhirpathpy,
     split_union,
 )
@@ -51,18 +52,26 @@ class Extractor:
 
     ``fast=False`` evaluates everything with fhirpathpy: the reference the compiled paths are
     tested and benchmarked against.
+
+    A parameter whose walk starts with names the resource does not have is not evaluated: the
+    walk would stop at its first step (``first_names``).
     """
 
     def __init__(self, rtype: str, *, fast: bool = True) -> None:
         self.rtype = rtype
         compiled = {code: _compile(p, rtype, fast=fast) for code, p in search_params(rtype).items()}
-        self._evaluators = tuple((code, evaluate) for code, (evaluate, _) in compiled.items())
+        self._evaluators = tuple(
+            (code, evaluate, _first_names(evaluate)) for code, (evaluate, _) in compiled.items()
+        )
         self.fast_codes = frozenset(code for code, (_, is_fast) in compiled.items() if is_fast)
         self.fallback_codes = frozenset(compiled) - self.fast_codes
 
     def extract(self, resource: dict[str, Any]) -> dict[str, list[Any]]:
         out: dict[str, list[Any]] = {}
-        for code, evaluate in self._evaluators:
+        keys = resource.keys()
+        for code, evaluate, names in self._evaluators:
+            if names is not None and keys.isdisjoint(names):
+                continue
             values = evaluate(resource, resource)
             if values:
                 out[code] = values
@@ -110,21 +119,56 @@ def _compile_fast(param: SearchParam, rtype: str) -> Evaluate:
             for code, _, expression in param.components
         )
         members.append((base, components))
-    return partial(_composite, tuple(members))
+    return _Composite(tuple(members))
 
 
-def _composite(
-    members: tuple[tuple[CompiledPath, tuple[tuple[str, CompiledPath], ...]], ...],
-    start: Any,
-    root: Any,
-) -> list[Any]:
-    out: list[Any] = []
-    for base, components in members:
-        for element in base(start, root):
-            entry = {code: path(element, root) for code, path in components}
-            if all(entry.values()):
-                out.append(entry)
-    return out
+def _first_names(evaluate: Evaluate) -> frozenset[str] | None:
+    """The names a parameter's walk starts with in the resource (see ``first_names``); None
+    when it cannot tell, and the walk is always run."""
+    bases = (
+        [base for base, _ in evaluate.members] if isinstance(evaluate, _Composite) else [evaluate]
+    )
+    names: set[str] = set()
+    for base in bases:
+        found = first_names(base)
+        if found is None:
+            return None
+        names.update(found)
+    return frozenset(names)
+
+
+class _Composite:
+    """A compiled composite: for each union member of its expression, the walk to its elements
+    and the walk of each component relative to one element.
+
+    Components are evaluated last first (the value, which most elements lack, before the code)
+    and no further once one finds nothing: the element is left out anyway, and the walks are
+    pure (they read the resource and return what they find in it).
+    """
+
+    __slots__ = ("members",)
+
+    def __init__(
+        self, members: tuple[tuple[CompiledPath, tuple[tuple[str, CompiledPath], ...]], ...]
+    ) -> None:
+        self.members = members
+
+    def __call__(self, start: Any, root: Any) -> list[Any]:
+        out: list[Any] = []
+        for base, components in self.members:
+            for element in base(start, root):
+                found: list[list[Any]] = []
+                for _, path in reversed(components):
+                    values = path(element, root)
+                    if not values:
+                        break
+                    found.append(values)
+                else:
+                    found.reverse()
+                    out.append(
+                        {code: values for (code, _), values in zip(components, found, strict=True)}
+                    )
+        return out
 
 
 # --- fhirpathpy ------------------------------------------------------------------------------

@@ -220,6 +220,27 @@ def _union(members: tuple[CompiledPath, ...], start: Any, root: Any) -> list[Any
     return out
 
 
+def first_names(path: CompiledPath) -> tuple[str, ...] | None:
+    """The JSON names a compiled path (``compile_path``) starts with: it finds nothing in an
+    element that has none of them. None when it does not start with a name (``%resource``)
+    or is not a compiled path."""
+    if isinstance(path, partial) and path.func is _union:
+        names: list[str] = []
+        for member in path.args[0]:
+            found = first_names(member)
+            if found is None:
+                return None
+            names.extend(name for name in found if name not in names)
+        return tuple(names)
+    if isinstance(path, partial) and path.func is _run:
+        ops = path.args[0]
+        if ops and isinstance(ops[0], str):
+            return (ops[0],)
+        if ops and isinstance(ops[0], tuple):
+            return tuple(ops[0])
+    return None
+
+
 def _reference_pattern(rtype: str) -> str:
     """Relative ``T/id``, absolute ``…/T/id``, either with ``/_history/v``."""
     return f"^(.*/)?{rtype}/[^/]+(/_history/[^/]+)?$"

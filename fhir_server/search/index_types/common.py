@@ -130,16 +130,20 @@ def entry_filter(path: str, alternatives: list[Conditions]) -> dict[str, Any]:
 
 def unique(entries: Iterable[Any]) -> list[Any]:
     """Entries without repeats, in first-seen order."""
+    items = list(entries)
+    if len(items) < 2:  # the common case: nothing to compare
+        return items
     seen: set[Hashable] = set()
     out: list[Any] = []
-    for entry in entries:
-        key = _key(entry)
+    for entry in items:
+        key = unique_key(entry)
         if key not in seen:
             seen.add(key)
             out.append(entry)
     return out
 
 
-def _key(value: Any) -> Hashable:
+def unique_key(value: Any) -> Hashable:
+    """What ``unique`` tells entries apart by."""
     # Canonical JSON in C: key order ignored; 1, 1.0, true and "1" stay distinct.
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)

@@ -13,6 +13,7 @@ the OR stays outside the ``$elemMatch`` (the embedded database takes none inside
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import product
 from types import ModuleType
 from typing import Any
@@ -31,6 +32,8 @@ from fhir_server.search.index_types.common import Conditions, entry_filter, spli
 from fhir_server.search.index_types.common import missing as missing  # part of the interface
 
 Components = list[tuple[str, str]]
+# (component type, raw values) -> that type's index entries of the values.
+IndexValues = Callable[[str, list[Any]], list[Any]]
 
 _TYPES: dict[str, ModuleType] = {
     "date": date,
@@ -44,12 +47,18 @@ _TYPES: dict[str, ModuleType] = {
 
 
 def index_composite(
-    values: list[dict[str, list[Any]]], components: Components
+    values: list[dict[str, list[Any]]],
+    components: Components,
+    index: IndexValues | None = None,
 ) -> list[dict[str, Any]]:
+    """``index(kind, values)`` indexes each component's values, by default with their type's
+    ``index()``; the caller may pass one that reuses entries it already has (it must give the
+    same entries)."""
     _check_codes(components)
+    index_values = index or _index_values
     entries = []
     for value in values:
-        entry = {code: _type(kind).index(value.get(code) or []) for code, kind in components}
+        entry = {code: index_values(kind, value.get(code) or []) for code, kind in components}
         if all(entry.values()):
             entries.append(entry)
     return unique(entries)
@@ -73,6 +82,11 @@ def query_composite(path: str, value: str, components: Components) -> dict[str, 
 def sort_value(entries: list[Any], descending: bool) -> Any:
     """Composites are not sortable."""
     return None
+
+
+def _index_values(kind: str, values: list[Any]) -> list[Any]:
+    entries: list[Any] = _type(kind).index(values)
+    return entries
 
 
 def _type(kind: str) -> ModuleType:

@@ -22,6 +22,7 @@ quantity value here.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import product
 from typing import Any
 
@@ -73,11 +74,25 @@ def _canonical_entry(entry: dict[str, Any]) -> dict[str, Any]:
     if entry.get("s") != UCUM or not isinstance(code, str):
         return {}
     try:
-        value, unit = ucum.canonical_value(entry["v"], code)
-        low, high = (ucum.canonical_value(entry[k], code)[0] for k in ("lo", "hi"))
+        value, unit = _canonical_value(entry["v"], code)
+        low, high = (_canonical_value(entry[k], code)[0] for k in ("lo", "hi"))
     except ucum.UnitError:
         return {}
     return {"k": unit, "kv": value, "klo": low, "khi": high}
+
+
+def _canonical_value(value: float, code: str) -> tuple[float, str]:
+    """``ucum.canonical_value``, remembered: lab values repeat, and an offset unit (Cel,
+    [degF]) costs a pint conversion (≈ 25 µs) each time. Zero is not remembered: 0.0 and -0.0
+    are one key but may convert to differently signed results."""
+    if value == 0:
+        return ucum.canonical_value(value, code)
+    return _remembered_canonical_value(value, code)
+
+
+@lru_cache(maxsize=8192)
+def _remembered_canonical_value(value: float, code: str) -> tuple[float, str]:
+    return ucum.canonical_value(value, code)
 
 
 def _canonical_conditions(conditions: Conditions, code: str) -> Conditions:

@@ -138,8 +138,10 @@ def _code(system: Any, code: Any) -> Iterator[dict[str, str]]:
 
 
 def _text(text: Any) -> Iterator[dict[str, str]]:
-    if isinstance(text, str) and normalize(text):
-        yield {"t": normalize(text)}
+    if isinstance(text, str):
+        normalized = normalize(text)
+        if normalized:
+            yield {"t": normalized}
 
 
 def _identifier_type(type_: Any, value: Any) -> Iterator[dict[str, str]]:
