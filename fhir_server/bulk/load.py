@@ -20,7 +20,6 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
 
 from fhir_server.bulk.sources import is_ndjson, read_lines, sha256
 from fhir_server.bundles.entries import parse_entries
@@ -31,12 +30,12 @@ from fhir_server.model.resource_types import supported_types
 from fhir_server.search.codes import CodeSets
 from fhir_server.storage.index_format import mark_if_fresh
 from fhir_server.storage.repository import Repository
+from fhir_server.storage.transactions import run_transaction
 from fhir_server.wiring import wire
 
 STATE_COLLECTION = "medrec_load"
 BATCH = 100  # resources per MongoDB transaction
 MAX_REASONS = 5  # failure reasons kept per file
-TRANSACTION_ATTEMPTS = 3
 KINDS = ("transaction", "batch", "collection")
 
 JsonObject = dict[str, Any]
@@ -242,25 +241,21 @@ class Loader:
         a resource that fails validation is reported and the others are written."""
         for rtype in {r["resourceType"] for _, r in pending} & supported_types():
             await self.repository.collections.current(rtype)  # no index creation inside
-        client = self.repository.collections.db.client
-        for attempt in range(TRANSACTION_ATTEMPTS):
+
+        async def attempt(session: AsyncClientSession) -> FileResult:
             attempt_result = FileResult(
                 result.path, result.status, result.loaded, result.failed, list(result.reasons)
             )
-            try:
-                async with client.start_session() as session, await session.start_transaction():
-                    for where, resource in pending:
-                        try:
-                            await self._write(resource, session)
-                            attempt_result.loaded += 1
-                        except FhirError as error:
-                            attempt_result.fail(where, error.message)
-                    await self._record(digest, attempt_result, position, session=session)
-                break
-            except PyMongoError as error:
-                transient = error.has_error_label("TransientTransactionError")
-                if not transient or attempt == TRANSACTION_ATTEMPTS - 1:
-                    raise
+            for where, resource in pending:
+                try:
+                    await self._write(resource, session)
+                    attempt_result.loaded += 1
+                except FhirError as error:
+                    attempt_result.fail(where, error.message)
+            await self._record(digest, attempt_result, position, session=session)
+            return attempt_result
+
+        attempt_result = await run_transaction(self.repository.collections.db.client, attempt)
         result.status, result.loaded = attempt_result.status, attempt_result.loaded
         result.failed, result.reasons = attempt_result.failed, attempt_result.reasons
 

@@ -11,7 +11,6 @@ from urllib.parse import parse_qsl
 
 import orjson
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import PyMongoError
 
 from fhir_server.api.patch import entry_patcher
 from fhir_server.bundles.conditional import claim, matching_ids
@@ -25,7 +24,6 @@ from fhir_server.bundles.references import (
 )
 from fhir_server.config import Settings
 from fhir_server.errors import (
-    Conflict,
     FhirError,
     Invalid,
     Issue,
@@ -37,9 +35,8 @@ from fhir_server.model.ids import check_id, new_id
 from fhir_server.search.codes import CodeSets
 from fhir_server.search.searchset import search_type
 from fhir_server.storage.repository import Repository
+from fhir_server.storage.transactions import run_transaction
 from fhir_server.storage.versions import Version
-
-TRANSACTION_ATTEMPTS = 3  # a transient conflict (another writer) is retried whole
 
 
 @dataclass
@@ -80,25 +77,16 @@ class Processor:
         caller's that must commit with them (an HL7 v2 message's key, say), run first."""
         for rtype in {entry.rtype for entry in entries}:
             await self.repository.collections.current(rtype)  # no index creation inside
-        client = self.repository.collections.db.client
-        for attempt in range(TRANSACTION_ATTEMPTS):
-            try:
-                async with (
-                    client.start_session() as session,
-                    await session.start_transaction(),
-                ):
-                    # Conditions are searched in the transaction's snapshot: a retry after a
-                    # conflict sees what the winner wrote.
-                    if within is not None:
-                        await within(session)
-                    prepared = await self._prepare(entries, session)
-                    return await self._run_all(prepared, session)
-            except PyMongoError as error:
-                if not error.has_error_label("TransientTransactionError"):
-                    raise
-                if attempt == TRANSACTION_ATTEMPTS - 1:
-                    raise Conflict("The transaction kept conflicting with other writes") from None
-        raise AssertionError("unreachable")
+
+        async def attempt(session: AsyncClientSession) -> list[Outcome]:
+            # Conditions are searched in the transaction's snapshot: a retry after a conflict
+            # sees what the winner wrote.
+            if within is not None:
+                await within(session)
+            prepared = await self._prepare(entries, session)
+            return await self._run_all(prepared, session)
+
+        return await run_transaction(self.repository.collections.db.client, attempt)
 
     async def _run_all(self, entries: list[Entry], session: AsyncClientSession) -> list[Outcome]:
         outcomes: dict[int, Outcome] = {}
