@@ -34,6 +34,7 @@ from ingestion.api import router as ingest_router
 from ingestion.hl7v2.route import router as hl7v2_router
 from ingestion.hl7v2.service import start_mllp
 from ingestion.review import router as review_router
+from ingestion.scans.stored import StoredScans
 from ingestion.service import start_worker as start_ingest_worker
 from smart_auth.accounts.admin_api import admin_router
 from smart_auth.audit.middleware import AuditMiddleware
@@ -120,7 +121,9 @@ def create_app(
             await asyncio.wait_for(_check_index_format(collections), FORMAT_CHECK_TIMEOUT_S)
         except TimeoutError:
             log.warning("could not check the search index format: the database did not answer")
-        app.state.services = Services(settings, wired.repository)
+        # Scans are stored encrypted; a Binary read decrypts (loading the key on first use).
+        scans = StoredScans(client[settings.database], settings.scan_key, settings.data_dir)
+        app.state.services = Services(settings, wired.repository, scans)
         app.state.terminology = wired.terminology
         # The signing key lives in the database: until it is read, FHIR requests get 503.
         app.state.auth = None

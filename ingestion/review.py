@@ -35,8 +35,9 @@ router = APIRouter(
 class Acceptance(BaseModel):
     """Each field left out is what was read from the page. ``value`` and ``range`` as printed
     (``3.7``, ``<5``; ``3.5 - 5.1``, ``< 200``), ``unit`` UCUM or as printed, ``code`` LOINC.
-    ``patient``: for a document, the Patient it belongs to. ``override``: keep a value that
-    fails the checks (recorded in the Provenance)."""
+    ``patient``: for a document, the Patient it belongs to; ``category``: its record category,
+    when it has none. ``override``: keep a value that fails the checks (recorded in the
+    Provenance)."""
 
     model_config = ConfigDict(extra="forbid")
     code: Text = None
@@ -44,6 +45,7 @@ class Acceptance(BaseModel):
     unit: Text = None
     range: Text = None
     patient: Text = None
+    category: Annotated[str | None, Field(min_length=1, max_length=64)] = None
     override: bool = False
     note: Annotated[str | None, Field(max_length=2000)] = None
 

@@ -4,6 +4,7 @@ to answer for a request this dependency did not see."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from starlette.requests import Request
@@ -50,7 +51,7 @@ async def authorize(request: Request) -> None:
     access = await access_of(request)
     base: Services = request.app.state.services
     repository = GuardedRepository(base.repository, access, code_sets(request))
-    request.state.services = Services(base.settings, repository)
+    request.state.services = dataclasses.replace(base, repository=repository)
 
 
 async def require_admin(request: Request) -> Grant | None:

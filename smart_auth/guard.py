@@ -5,16 +5,26 @@ authorization is on, so nothing takes a way round it.
 
 A resource the token may not see is answered like one that does not exist (404), so that its
 existence does not leak; a type the token has no scope for at all is a 403.
+
+A ``Binary`` with a ``securityContext`` is visible only to who may also read that resource
+(FHIR's securityContext): a read or vread checks it; searches (and so includes) leave out the
+Binaries whose context is of a type the token does not read in full; history of Binaries is
+refused to such a token, except one Binary's, which is checked like a read; and only who may
+read the context replaces or deletes the Binary.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
+from functools import cached_property
 from typing import Any
 
+import orjson
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from fhir_server.errors import Forbidden, NotFound
+from fhir_server.errors import Forbidden, Gone, NotFound
+from fhir_server.model.resource_types import supported_types
 from fhir_server.search.codes import CodeSets
 from fhir_server.search.definitions import params_of_type
 from fhir_server.search.filters import Filter, with_alternatives
@@ -34,6 +44,8 @@ from smart_auth.access import EVERYTHING, Access, Alternative, _compartment_type
 from smart_auth.scopes import Interaction
 
 _VERBS = {"c": "create", "r": "read", "u": "update", "d": "delete", "s": "search"}
+_ID = r"[A-Za-z0-9\-.]{1,64}"
+_RELATIVE = re.compile(rf"^([A-Za-z]+)/({_ID})$")  # a securityContext we can look up
 
 
 class GuardedRepository(Repository):
@@ -80,6 +92,8 @@ class GuardedRepository(Repository):
         self, rtype: str, interaction: Interaction, queries: list[Filter]
     ) -> list[Filter]:
         alternatives = self._allowed(rtype, interaction)
+        if rtype == "Binary" and self._context_filter is not None:
+            queries = with_alternatives(queries, [self._context_filter])
         if alternatives == EVERYTHING:
             return queries
         return with_alternatives(queries, await self._filters(rtype, alternatives))
@@ -104,6 +118,56 @@ class GuardedRepository(Repository):
     def permitted(self, rtype: str, interaction: str) -> bool:
         return self.access.allows(rtype, interaction)
 
+    # -- Binary.securityContext ----------------------------------------------------------------
+
+    @cached_property
+    def _open_types(self) -> frozenset[str]:
+        """The types this token reads every resource of: a context of one needs no lookup."""
+        types = supported_types()
+        return frozenset(t for t in types if self.access.alternatives(t, "r") == EVERYTHING)
+
+    @cached_property
+    def _context_filter(self) -> Filter | None:
+        """What a Binary search may show: no context, or one of a type read in full (None:
+        every Binary). A search cannot look up each context, so a token that reads some of a
+        type's resources sees its Binaries by read only."""
+        if self._open_types == supported_types():
+            return None
+        shown: list[Filter] = [{"res.securityContext": {"$exists": False}}]
+        if self._open_types:
+            types = "|".join(sorted(self._open_types))
+            pattern = f"^(?:{types})/{_ID}$"
+            shown.append({"res.securityContext.reference": {"$regex": pattern}})
+        return {"$or": shown}
+
+    async def _check_context(
+        self, version: Version, session: AsyncClientSession | None = None
+    ) -> None:
+        """A Binary is answered as unknown unless its securityContext may be read too."""
+        if version.rtype != "Binary" or version.body is None or self._context_filter is None:
+            return
+        context = orjson.loads(version.body).get("securityContext")
+        if context is None:
+            return
+        match = _RELATIVE.match(str(context.get("reference", "")))
+        try:
+            if match is None:  # an identifier or an absolute URL: nothing to check it against
+                raise NotFound("unresolvable securityContext")
+            if match.group(1) not in self._open_types:
+                await self._visible(match.group(1), match.group(2), "r", session)
+        except (NotFound, Forbidden):
+            raise NotFound(f"Binary/{version.id} is not known") from None
+
+    async def _may_change(self, rtype: str, rid: str, session: AsyncClientSession | None) -> None:
+        """A Binary is replaced or deleted only by who may read its securityContext."""
+        if rtype != "Binary" or self._context_filter is None:
+            return
+        try:
+            current = await super().read(rtype, rid, session=session)
+        except (NotFound, Gone):
+            return  # a create, or already deleted: nothing to protect
+        await self._check_context(current, session)
+
     def _touch(self, versions: list[Version]) -> None:
         self.access.touched.extend((v.rtype, v.id) for v in versions)
 
@@ -125,12 +189,14 @@ class GuardedRepository(Repository):
         else:
             await self._visible(rtype, rid, "r", session)
             version = await super().read(rtype, rid, session=session, within=within)
+        await self._check_context(version, session)
         self._touch([version])
         return version
 
     async def vread(self, rtype: str, rid: str, vid: int) -> Version:
         await self._visible(rtype, rid, "r")
         version = await super().vread(rtype, rid, vid)
+        await self._check_context(version)
         self._touch([version])
         return version
 
@@ -182,6 +248,10 @@ class GuardedRepository(Repository):
                 patients.update(alternative.patient for alternative in alternatives)
         if query.rtype is not None and not permitted:
             self._allowed(query.rtype, interaction)  # raises: no scope for this type
+        if "Binary" in permitted and query.rid is None and self._context_filter is not None:
+            if query.rtype == "Binary":
+                raise Forbidden("History of Binary needs read access to every securityContext")
+            permitted.discard("Binary")
         compartment = None
         if None not in patients and patients:
             if len(patients) > 1:
@@ -189,6 +259,8 @@ class GuardedRepository(Repository):
             compartment = next(iter(patients))
         restricted = dataclasses.replace(query, types=frozenset(permitted), compartment=compartment)
         page = await super().history(restricted)
+        for version in page.versions:  # one Binary's history: each version's context
+            await self._check_context(version)
         self._touch(page.versions)
         return page
 
@@ -232,6 +304,7 @@ class GuardedRepository(Repository):
         patched: bool = False,
     ) -> WriteResult:
         self._writing = {rtype: self._may_write(rtype, "u")}
+        await self._may_change(rtype, rid, session)
         result = await super().update(
             resource, rtype, rid, if_match=if_match, session=session, patched=patched
         )
@@ -247,6 +320,7 @@ class GuardedRepository(Repository):
         session: AsyncClientSession | None = None,
     ) -> Version | None:
         self._writing = {rtype: self._may_write(rtype, "d")}
+        await self._may_change(rtype, rid, session)
         version = await super().delete(rtype, rid, if_match=if_match, session=session)
         self.access.touched.append((rtype, rid))
         return version

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.requests import Request
@@ -25,10 +26,23 @@ class SegmentConvertor(StringConvertor):
 register_url_convertor("segment", SegmentConvertor())
 
 
+class BinaryContents(Protocol):
+    """Where the bytes of a ``Binary`` stored without ``data`` are (scans: ingestion's vault),
+    named by an extension on its ``_data`` whose url is ``pointer``."""
+
+    pointer: str
+
+    async def content(self, binary: dict[str, Any]) -> bytes | memoryview | None:
+        """The plaintext, or None for a Binary this store does not hold. Raises a
+        ``FhirError`` when it holds it but cannot give it back intact."""
+        ...
+
+
 @dataclass(frozen=True)
 class Services:
     settings: Settings
     repository: Repository
+    binaries: BinaryContents | None = None
 
 
 def services(request: Request) -> Services:

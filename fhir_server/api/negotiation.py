@@ -13,6 +13,7 @@ from fhir_server.errors import FhirError, Invalid
 
 FHIR_JSON = "application/fhir+json"
 PLAIN_JSON = "application/json"
+FHIR_XML = "application/fhir+xml"
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -53,6 +54,20 @@ def response_media_type(request: Request) -> str:
     if PLAIN_JSON in offered or "text/json" in offered:
         return PLAIN_JSON
     raise NotAcceptable(_only_json(f"Accept: {accept[:80]}"))
+
+
+def binary_media_type(request: Request) -> str | None:
+    """A Binary read (FHIR http.html#binary): the resource in the FHIR format asked for
+    explicitly, by ``_format`` or by a FHIR type in Accept; None: its content as itself
+    (an image, a PDF, a browser's ``*/*``, no Accept at all)."""
+    if request.query_params.get("_format") is not None:
+        return response_media_type(request)
+    accept = request.headers.get("accept") or ""
+    offered = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    # A browser's Accept lists text/html and application/xml: not a FHIR format.
+    if offered & {FHIR_JSON, PLAIN_JSON, "text/json", "application/fhir+*", FHIR_XML}:
+        return response_media_type(request)  # fhir+xml: refused there, as for any resource
+    return None
 
 
 def request_media_type(request: Request, allowed: tuple[str, ...] = (FHIR_JSON, PLAIN_JSON)) -> str:

@@ -33,9 +33,13 @@ def json_response(
     return Response(body, status_code=status, media_type=media_type, headers=headers)
 
 
-def resource_response(request: Request, version: Version, media_type: str) -> Response:
-    assert version.body is not None
-    body = _subset(request, version.body)
+def resource_response(
+    request: Request, version: Version, media_type: str, body: bytes | None = None
+) -> Response:
+    """``body``: the resource as served, when it is not the version as stored."""
+    body = body if body is not None else version.body
+    assert body is not None
+    body = _subset(request, body)
     return json_response(request, body, media_type, 200, version_headers(version))
 
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path
 from starlette.requests import Request
 from starlette.responses import Response
 
+from fhir_server.api.binary import binary_response
 from fhir_server.api.context import FHIR_PATH, code_sets, fhir_base, services
 from fhir_server.api.edge import read_body
 from fhir_server.api.errors import operation_outcome
@@ -84,20 +85,24 @@ async def history_instance(request: Request, rtype: ResourceType, rid: ResourceI
 
 @router.get("/{rtype:segment}/{rid:segment}", summary="read")
 async def read(request: Request, rtype: ResourceType, rid: ResourceId) -> Response:
-    media = response_media_type(request)
+    media = None if rtype == "Binary" else response_media_type(request)
     version = await services(request).repository.read(rtype, check_id(rid))
     if etag_matches(request.headers.get("if-none-match"), version.version) or not_modified_since(
         request.headers.get("if-modified-since"), version.last_updated
     ):
         return not_modified(version)
+    if media is None:
+        return await binary_response(request, version)
     return resource_response(request, version, media)
 
 
 @router.get("/{rtype:segment}/{rid:segment}/_history/{vid}", summary="vread")
 async def vread(request: Request, rtype: ResourceType, rid: ResourceId, vid: VersionId) -> Response:
-    media = response_media_type(request)
+    media = None if rtype == "Binary" else response_media_type(request)
     repository = services(request).repository
     version = await repository.vread(rtype, check_id(rid), check_version_id(vid))
+    if media is None:
+        return await binary_response(request, version)
     return resource_response(request, version, media)
 
 

@@ -90,7 +90,7 @@ def document_reference(
         "content": [{"attachment": scan}, {"attachment": ocr}],
     }
     if category is not None:
-        resource.update(_document_codes(category))
+        resource.update(document_codes(category))
     if subject is not None:
         resource["subject"] = {"reference": subject}
     if collected is not None:
@@ -98,7 +98,7 @@ def document_reference(
     return resource
 
 
-def _document_codes(category: str) -> JsonObject:
+def document_codes(category: str) -> JsonObject:
     """``type`` (the category's LOINC document code) and ``category`` (US Core's and ours)."""
     service = default_service()
     found: JsonObject = {}

@@ -27,6 +27,7 @@ from typing import Any
 
 from bson.binary import Binary
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
@@ -39,10 +40,29 @@ BLOB_EXTENSION = "https://medrec.dev/fhir/StructureDefinition/encrypted-blob"
 KEY_FILE = "scan.key"
 CHUNK_BYTES = 8 * 1024 * 1024
 NONCE_BYTES = 12
+INTEGRITY = "failed its integrity check"
+TAG_BYTES = 16  # AESGCM appends its tag to the ciphertext
+
+
+def blob_of(binary: dict[str, Any]) -> str | None:
+    """The blob a ``Binary`` names (``resources.binary``), or None for any other Binary."""
+    for extension in binary.get("_data", {}).get("extension", []):
+        if extension.get("url") == BLOB_EXTENSION and isinstance(extension.get("valueString"), str):
+            return str(extension["valueString"])
+    return None
 
 
 class ScanKeyError(ValueError):
     """The configured key is not 32 bytes of base64."""
+
+
+class ScanUnreadable(Exception):
+    """A blob that is missing, incomplete or fails authentication (altered, or another key).
+    ``problem`` says which, never anything of its content."""
+
+    def __init__(self, blob_id: str, problem: str) -> None:
+        super().__init__(f"scan blob {blob_id} {problem}")
+        self.problem = problem
 
 
 def parse_key(text: str) -> bytes:
@@ -93,6 +113,7 @@ class SealedBlob:
 class ScanVault:
     def __init__(self, db: AsyncDatabase[Any], key: bytes) -> None:
         self._coll = db[COLLECTION]
+        self._key = key
         self._aead = AESGCM(key)
 
     async def ensure(self) -> None:
@@ -121,11 +142,43 @@ class ScanVault:
 
     async def get(self, blob_id: str) -> bytes | None:
         """The plaintext, or None when there is no such blob (or it was tampered with)."""
+        try:
+            return bytes(await self.open(blob_id))
+        except ScanUnreadable:
+            return None
+
+    async def open(self, blob_id: str) -> memoryview:
+        """The plaintext, authenticated before it is returned: nothing of an altered blob is
+        ever handed out. Decrypted chunk by chunk into one buffer, so the ciphertext is not
+        joined into a second copy first."""
         chunks = [doc async for doc in self._coll.find({"blob": blob_id}).sort("n", 1)]
         if not chunks or chunks[0].get("chunks") != len(chunks):
-            return None
-        sealed = b"".join(bytes(doc["data"]) for doc in chunks)
+            raise ScanUnreadable(blob_id, "is missing or incomplete")
+        views = [memoryview(doc["data"]) for doc in chunks]
+        size = sum(len(view) for view in views) - TAG_BYTES
+        if size < 0:
+            raise ScanUnreadable(blob_id, INTEGRITY)
+        decryptor = Cipher(
+            algorithms.AES(self._key), modes.GCM(bytes(chunks[0]["nonce"]))
+        ).decryptor()
+        decryptor.authenticate_additional_data(blob_id.encode("ascii"))
+        plain = bytearray(size + 15)  # update_into wants a block's room to spare
+        done = 0
+        for view in views:
+            part = view[: max(size - done, 0)]
+            done += decryptor.update_into(part, memoryview(plain)[done:])
         try:
-            return self._aead.decrypt(bytes(chunks[0]["nonce"]), sealed, blob_id.encode("ascii"))
+            decryptor.finalize_with_tag(_tail(views, TAG_BYTES))
         except InvalidTag:  # a wrong key or altered bytes
-            return None
+            raise ScanUnreadable(blob_id, INTEGRITY) from None
+        return memoryview(plain)[:size]
+
+
+def _tail(views: list[memoryview], length: int) -> bytes:
+    """The last ``length`` bytes across the chunks (the tag may straddle two)."""
+    tail = b""
+    for view in reversed(views):
+        tail = bytes(view[-(length - len(tail)) :]) + tail
+        if len(tail) == length:
+            break
+    return tail

@@ -7,7 +7,9 @@ corrects or rejects a review ``Task`` that scan ingestion left (``resources.row_
   It becomes an ``Observation`` (``derivedFrom`` the DocumentReference) added to the
   document's DiagnosticReport (``final`` once no value of the document waits for review).
 - A document whose patient was in doubt, accepted, is attached to the Patient the reviewer
-  names (its DocumentReference's ``subject``; ``docStatus`` final).
+  names (its DocumentReference's ``subject``; ``docStatus`` final); one without a category
+  gets the record category the reviewer chooses (``type`` and ``category`` as ingestion codes
+  them), recorded in the Task's ``output``, and a lab report is then read again.
 - Either way the Task is completed (``output``: what was written), and a ``Provenance`` names
   the ingestion Device (assembler) and the reviewer (verifier), all in one transaction. A
   rejected Task is closed with its reason and nothing else is written. A Task no longer open
@@ -28,7 +30,14 @@ import orjson
 
 from fhir_server.bundles.conditional import matching_ids
 from fhir_server.bundles.process import Processor
-from fhir_server.errors import Conflict, Issue, NotFound, PreconditionFailed, Unprocessable
+from fhir_server.errors import (
+    Conflict,
+    Invalid,
+    Issue,
+    NotFound,
+    PreconditionFailed,
+    Unprocessable,
+)
 from fhir_server.search.codes import CodeSets
 from fhir_server.storage.repository import Repository
 from fhir_server.storage.versions import Version
@@ -36,18 +45,19 @@ from ingestion.hl7v2.draft import Draft
 from ingestion.labels.colours import RECORD_CATEGORY
 from ingestion.scans.commit import LAB_CATEGORY, Committer
 from ingestion.scans.correction import LabValue, check_value
-from ingestion.scans.document import documents
+from ingestion.scans.document import bundled_categories, documents
 from ingestion.scans.pipeline import FileReading
 from ingestion.scans.resources import (
     DEVICE_QUERY,
     PARTICIPANT,
     TASK_CODE,
     device,
+    document_codes,
     now,
     observation,
     provenance,
 )
-from ingestion.scans.vault import BLOB_EXTENSION
+from ingestion.scans.vault import blob_of
 from smart_auth.tokens import Grant
 
 JsonObject = dict[str, Any]
@@ -58,13 +68,15 @@ USER_SYSTEM = "https://medrec.dev/fhir/sid/user"
 @dataclass(frozen=True, slots=True)
 class Correction:
     """What the reviewer sends with an acceptance; for a lab value, each field left out is the
-    one read from the page. ``patient``: for a document, the Patient it belongs to."""
+    one read from the page. ``patient``: for a document, the Patient it belongs to;
+    ``category``: its record category, when it has none."""
 
     code: str | None = None
     value: str | None = None
     unit: str | None = None
     range: str | None = None
     patient: str | None = None
+    category: str | None = None
     override: bool = False
     note: str | None = None
 
@@ -135,6 +147,9 @@ class Review:
         }  # fmt: skip
         if "for" not in done and correction.patient is not None:
             done["for"] = {"reference": _patient_reference(correction.patient)}
+        if correction.category is not None:  # the reviewer's decision, kept with the Task
+            chosen = {"system": RECORD_CATEGORY, "code": correction.category}
+            done["output"].append({"type": {"text": "record category"}, "valueCoding": chosen})
         draft.update(done, version)
         agent = draft.create(device(), if_none_exist=DEVICE_QUERY)
         focus = task["focus"]["reference"]
@@ -156,6 +171,8 @@ class Review:
     async def _lab_value(
         self, draft: Draft, task: JsonObject, correction: Correction
     ) -> tuple[list[str], tuple[str, ...]]:
+        if correction.category is not None:
+            raise Unprocessable("A category is chosen for a document, not for a lab value")
         subject = task.get("for", {}).get("reference")
         if subject is None:
             raise Unprocessable("The document of this value has no patient yet")
@@ -212,6 +229,7 @@ class Review:
     async def _document(
         self, draft: Draft, task: JsonObject, correction: Correction
     ) -> tuple[list[str], tuple[str, ...]]:
+        _check_category(correction.category)
         if correction.patient is None:
             raise Unprocessable("Accepting a document needs the patient it belongs to")
         patient = _patient_reference(correction.patient)
@@ -223,9 +241,15 @@ class Review:
         version, document = await self._read(*focus.split("/", 1))
         attached = {**_without_meta(document), "subject": {"reference": patient},
                     "docStatus": "final"}  # fmt: skip
+        category = _category(document)
+        if correction.category is not None and correction.category != category:
+            if category is not None:  # read with certainty: not the review's to change
+                raise Unprocessable(f"The document's category is already {category}")
+            category = correction.category
+            attached.update(document_codes(category))
         draft.update(attached, version)
         written = [focus]
-        if _category(document) == LAB_CATEGORY:
+        if category == LAB_CATEGORY:
             written += await self._lab_report(draft, document, patient, focus)
         return written, ()
 
@@ -238,10 +262,9 @@ class Review:
             raise Unprocessable("Reading scans again is not available here")
         attachment = document["content"][0]["attachment"]
         _, binary = await self._read(*str(attachment["url"]).split("/", 1))
-        blob = next((e.get("valueString") for e in binary.get("_data", {}).get("extension", [])
-                     if e.get("url") == BLOB_EXTENSION), None)  # fmt: skip
+        blob = blob_of(binary)
         async with self.scans() as scans:
-            data = await scans.committer.vault.get(str(blob)) if blob else None
+            data = await scans.committer.vault.get(blob) if blob else None
             if data is None:
                 raise Unprocessable(f"The scan of {focus} cannot be read from the vault")
             reading = await scans.read_file(data)
@@ -325,6 +348,16 @@ def _category(document: JsonObject) -> str | None:
             if coding.get("system") == RECORD_CATEGORY:
                 return str(coding.get("code"))
     return None
+
+
+def _check_category(category: str | None) -> None:
+    """A chosen category must be a record category (what ``medrec labels`` prints)."""
+    known = bundled_categories().known
+    if category is not None and category not in known:
+        listed = ", ".join(sorted(known))
+        text = f"category: {category[:64]!r} is not a record category: one of {listed}"
+        issue = Issue("code-invalid", text, expression=("category",))
+        raise Invalid("Unknown record category", [issue])
 
 
 def _role(code: str) -> JsonObject:

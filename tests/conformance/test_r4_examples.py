@@ -213,7 +213,8 @@ async def round_trip(
             return Result(path.name, rtype, FAILED, f"ETag {created.headers.get('etag')!r}")
         rid = parts[2]
         try:
-            read = await client.get(f"{rtype}/{rid}")
+            # FHIR JSON asked for: a Binary read with */* is its content (http.html#binary).
+            read = await client.get(f"{rtype}/{rid}", headers={"accept": FHIR_JSON})
         except Exception as exc:
             return Result(path.name, rtype, FAILED, f"GET raised {exc!r}")
         if read.status_code != 200:

@@ -5,6 +5,7 @@ and rejected with real tokens."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from fhir_server.config import Settings
 from fhir_server.storage.repository import Repository
+from ingestion.labels.colours import RECORD_CATEGORY
 from ingestion.scans.commit import Committed, Committer, Scan
 from ingestion.scans.document import documents
 from ingestion.scans.ocr import Ocr
 from ingestion.scans.pipeline import FileReading, Pipeline
+from ingestion.scans.resources import LAB_REPORT
 from ingestion.scans.synthetic import SyntheticPage
 from ingestion.scans.vault import ScanVault
 from smart_auth.tokens import Grant
@@ -291,6 +294,59 @@ async def test_an_unmatched_document_is_attached_to_the_patient(
     }
 
 
+async def test_the_reviewer_chooses_the_category_of_a_document_without_one(
+    lab: tuple[SyntheticPage, FileReading],
+    committer: Committer,
+    repository: Repository,
+    http: httpx.AsyncClient,
+    app: FastAPI,
+) -> None:
+    page, reading = lab
+    [read_page] = documents(reading)
+    # As a page whose colour is unknown and whose barcode names no category is read.
+    document = dataclasses.replace(
+        read_page, category=None, reasons=("no category: no barcode carries one",)
+    )
+    scan = Scan(page.data, page.media_type, f"{sha256(page.data)}#0")
+    done = await committer.commit(document, scan)
+    assert done.review and done.document_reference is not None
+    reference = f"DocumentReference/{done.document_reference}"
+    assert "category" not in await read(repository, reference)
+    [task] = await queue(http, app)
+    url = f"{QUEUE}/{task['id']}/accept"
+    patient = await add_patient(repository, page.truth)
+
+    bad = await http.post(url, json={"patient": patient, "category": "recipes"},
+                          headers=bearer(app, ADMIN))  # fmt: skip
+    assert bad.status_code == 400
+    issue = bad.json()["issue"][0]
+    assert issue["expression"] == ["category"] and "lab-results" in issue["diagnostics"]
+    refused = await http.post(url, json={"patient": patient, "category": "lab-results"},
+                              headers=bearer(app, PATIENT))  # fmt: skip
+    assert refused.status_code == 403
+    assert (await read(repository, f"Task/{task['id']}"))["status"] == "requested"
+
+    grant = await practitioner(repository)
+    response = await http.post(url, json={"patient": patient, "category": "lab-results"},
+                               headers=bearer(app, grant))  # fmt: skip
+    assert response.status_code == 200, response.text
+    completed = response.json()
+    decision = {"type": {"text": "record category"},
+                "valueCoding": {"system": RECORD_CATEGORY, "code": "lab-results"}}  # fmt: skip
+    assert decision in completed["output"]
+    categorised = await read(repository, reference)
+    assert {"system": RECORD_CATEGORY, "code": "lab-results"} in [
+        c for concept in categorised["category"] for c in concept["coding"]
+    ]
+    assert categorised["type"]["coding"][0]["code"] == LAB_REPORT["code"]
+    assert categorised["subject"] == {"reference": f"Patient/{patient}"}
+    # A lab report now: its page read again, as for a document that had its category.
+    assert _ids(completed, "DiagnosticReport")
+    [record] = [await read(repository, f"Provenance/{rid}") for rid in await _provenances(
+        repository, reference) if rid not in done.created["Provenance"]]  # fmt: skip
+    assert {"reference": grant.fhir_user} in [a["who"] for a in record["agent"]]
+
+
 async def test_patients_may_not_review(
     lab: tuple[SyntheticPage, FileReading],
     committer: Committer,
@@ -312,7 +368,7 @@ async def test_patients_may_not_review(
 
 
 def _ids(task: dict[str, Any], rtype: str) -> list[str]:
-    references = [o["valueReference"]["reference"] for o in task["output"]]
+    references = [o["valueReference"]["reference"] for o in task["output"] if "valueReference" in o]
     return [r.split("/")[1] for r in references if r.startswith(f"{rtype}/")]
 
 
