@@ -22,7 +22,11 @@ from types import TracebackType
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
+from fhir_server.storage import db_guard
+from fhir_server.storage.db_guard import set_parent_death_signal
+
 log = logging.getLogger(__name__)
+GUARD_GRACE_S = 15.0  # for the database to close cleanly once medrec has stopped or died
 
 
 class EmbeddedDatabaseError(RuntimeError):
@@ -48,12 +52,8 @@ def _server_command() -> str:
 
 
 def _die_with_parent() -> None:
-    """Linux: have the kernel stop the database if medrec itself is killed (kill -9)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    """Linux: the kernel tells the guard (and so the database) when medrec itself is killed."""
+    set_parent_death_signal(signal.SIGTERM)
 
 
 class EmbeddedDatabase:
@@ -79,7 +79,10 @@ class EmbeddedDatabase:
         storage.mkdir(parents=True, exist_ok=True)
         self.port = free_port(self.host)
         log_path = self.data_dir / "db.log"
+        # Through the guard (db_guard.py): it stops the database when medrec stops or dies,
+        # and kills it if it has not closed within GUARD_GRACE_S.
         command = [
+            sys.executable, "-I", str(Path(db_guard.__file__)), str(GUARD_GRACE_S),
             _server_command(),
             "--host", self.host,
             "--port", str(self.port),
@@ -127,7 +130,7 @@ class EmbeddedDatabase:
             f"the embedded database did not answer within {self.startup_timeout:.0f} s"
         )
 
-    def stop(self, timeout: float = 20.0) -> None:
+    def stop(self, timeout: float = GUARD_GRACE_S + 5) -> None:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
@@ -141,6 +144,18 @@ class EmbeddedDatabase:
 
     @property
     def pid(self) -> int | None:
+        """The database server's own process (the guard's child), e.g. to measure its CPU."""
+        if self._process is None:
+            return None
+        children = Path(f"/proc/{self._process.pid}/task/{self._process.pid}/children")
+        try:
+            found = children.read_text().split()
+        except OSError:  # not Linux, or the guard has gone
+            return None
+        return int(found[0]) if found else None
+
+    @property
+    def guard_pid(self) -> int | None:
         return self._process.pid if self._process else None
 
     def __enter__(self) -> EmbeddedDatabase:

@@ -17,16 +17,17 @@ import pytest
 from joserfc.jwk import RSAKey
 from pymongo import MongoClient
 
-from fhir_server.storage.embedded import free_port
+from fhir_server.storage.embedded import GUARD_GRACE_S, free_port
 from smart_auth.tokens import Grant, sign_access_token
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 60.0
 SHUTDOWN_TIMEOUT = 20.0
-# How long the embedded database may take to disappear once medrec has exited: the kernel
-# sends it SIGTERM when medrec dies, and it then checkpoints what it holds — after the HL7 v2
-# crash test's burst of writes, on a loaded CI machine, that once took more than 15 s.
-DATABASE_GONE_TIMEOUT = 45.0
+# How long the embedded database may take to disappear once medrec has exited: when medrec
+# dies its guard (fhir_server/storage/db_guard.py) stops the database, and kills it if it has
+# not closed within GUARD_GRACE_S.
+DATABASE_GONE_TIMEOUT = GUARD_GRACE_S + 15.0
+GUARD = "db_guard"
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,11 @@ class DatabaseProcess:
     ppid: int
     state: str
     cmdline: str
+
+
+def parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
 
 
 def database_processes(data_dir: Path) -> list[DatabaseProcess]:
@@ -50,7 +56,7 @@ def database_processes(data_dir: Path) -> list[DatabaseProcess]:
         except OSError:  # it exited while we looked
             continue
         cmdline = " ".join(args).strip()
-        if "secantusd-py" not in cmdline or storage not in args:
+        if "secantusd-py" not in cmdline or storage not in args or GUARD in cmdline:
             continue
         # /proc/PID/stat: "pid (comm) state ppid ..."; comm may contain spaces.
         state, ppid = stat.rsplit(")", 1)[1].split()[:2]
@@ -168,8 +174,8 @@ def start_server(data_dir: Path) -> RunningServer:
     if len(databases) != 1:
         fail(f"expected one embedded database process for {data_dir}, found {databases}")
     server = RunningServer(process, port, data_dir, log_path, databases[0])
-    if server.database.ppid != process.pid:
-        fail(f"the embedded database {server.database} is not a child of medrec {process.pid}")
+    if parent_of(server.database.ppid) != process.pid:  # medrec → its guard → the database
+        fail(f"the embedded database {server.database} is not medrec's {process.pid}")
     return server
 
 
