@@ -1,6 +1,7 @@
 """Digitization, image stages: accuracy and cost on synthetic scans, against bare Tesseract.
 
     uv run python bench/digitize.py [--pages 44] [--seed 1] [--batches 2] [--pytesseract 4]
+                                    [--processes N]
 
 Generates ``--pages`` synthetic scans with ground truth (ingestion/scans/synthetic.py: every
 colour, placement and degradation preset in turn) as PNG/JPEG files in a temp dir, then for
@@ -12,7 +13,10 @@ the pipeline against bare Tesseract, with the targets of issue 7. Also reads ``-
 multi-page scanner PDFs with separator sheets, and compares tesserocr with pytesseract on the
 first ``--pytesseract`` pages. Then extraction and checks (steps 6 and 7): accuracy of name, date
 of birth and MRN, lab rows read right, the share of lab rows the checks would commit without a
-human, and how many committed values would be wrong (target 0). It only reports: nothing is
+human, and how many committed values would be wrong (target 0). Last, the page pool
+(ingestion/scans/pool.py) with ``--processes`` N worker processes against bare ``tesseract`` run
+N at once on the same files, its speed-up over the serial pipeline on them and on one batch PDF,
+and whether its readings are the serial pipeline's. It only reports: nothing is
 asserted, and a missed target does not change the exit status. Linux only (it reads /proc).
 """
 
@@ -35,6 +39,7 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -67,6 +72,8 @@ from ingestion.scans.page import (  # noqa: E402
     PageImage,
     Symbology,
 )
+from ingestion.scans.pipeline import FileReading, PageReading, Pipeline  # noqa: E402
+from ingestion.scans.pool import PagePool  # noqa: E402
 from ingestion.scans.rasterize import rasterize  # noqa: E402
 from terminology import ucum  # noqa: E402
 from terminology.lab_catalogue import lab_test  # noqa: E402
@@ -198,15 +205,19 @@ def _fields(result: OcrResult, codes: Sequence[Barcode]) -> tuple[Page, PageDeci
 
 def run_tesseract(path: Path, env: dict[str, str]) -> tuple[Cost, list[OcrWord]]:
     before_cpu, before_wall = children_cpu(), time.perf_counter()
-    output = subprocess.run(
+    output = tesseract_tsv(path, env)
+    cost = Cost(children_cpu() - before_cpu, time.perf_counter() - before_wall)
+    return cost, words_from_tsv(output)
+
+
+def tesseract_tsv(path: Path, env: dict[str, str]) -> str:
+    return subprocess.run(
         ["tesseract", str(path), "stdout", "--psm", "3", "tsv"],
         capture_output=True,
         env=env,
         check=True,
         text=True,
     ).stdout
-    cost = Cost(children_cpu() - before_cpu, time.perf_counter() - before_wall)
-    return cost, words_from_tsv(output)
 
 
 def words_from_tsv(tsv: str) -> list[OcrWord]:
@@ -326,6 +337,167 @@ def run_batches(count: int, seed: int) -> BatchResult:
                 result.separators += 1
                 result.separators_read += read.get("code128") == truth.barcodes["code128"]
     return result
+
+
+# -- the page pool (N processes) against bare tesseract run N ways at once -----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ParallelResult:
+    processes: int
+    pages: int
+    start_s: float  # the pool's workers spawned, their models loaded (not in the figures)
+    serial_pages_per_s: float  # Pipeline.read_file in this process, file after file
+    pool_pages_per_s: float  # the same files, 2N at once through the pool
+    tesseract_pages_per_s: float  # bare tesseract, N commands at once
+    batch_pages: int  # one multi-page PDF: serial vs pool, its pages spread over the workers
+    batch_serial_s: float
+    batch_pool_s: float
+    same: bool  # the pool's readings are the serial pipeline's
+    worker_rss_mb: float
+    others: dict[str, float]  # cores other processes kept busy, by phase
+    cpu: dict[str, float]  # our CPU seconds (this process, children, workers), by phase
+
+    @property
+    def ratio(self) -> float:
+        return self.pool_pages_per_s / self.tesseract_pages_per_s
+
+    @property
+    def speedup(self) -> float:
+        return self.pool_pages_per_s / self.serial_pages_per_s
+
+
+def wall(function: Callable[[], T]) -> tuple[T, float]:
+    started = time.perf_counter()
+    result = function()
+    return result, time.perf_counter() - started
+
+
+class Phases:
+    """Wall time of each phase, and how many cores other processes kept busy meanwhile (the
+    machine's busy time less ours: this process, its children, the pool's workers)."""
+
+    def __init__(self) -> None:
+        self.others: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+
+    def run(
+        self, name: str, function: Callable[[], T], pids: Sequence[int] = ()
+    ) -> tuple[T, float]:
+        def ours() -> float:
+            return time.process_time() + children_cpu() + sum(map(process_cpu, pids))
+
+        busy, own = machine_busy_seconds(), ours()
+        result, seconds = wall(function)
+        self.cpu[name] = ours() - own
+        others = machine_busy_seconds() - busy - self.cpu[name]
+        self.others[name] = max(0.0, others / seconds)
+        return result, seconds
+
+
+def reaped(pids: Sequence[int], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while any(Path(f"/proc/{pid}").exists() for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds of a running process (user + system), /proc/<pid>/stat."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def run_parallel(
+    files: list[Path], processes: int, env: dict[str, str], seed: int
+) -> ParallelResult:
+    datas = [path.read_bytes() for path in files]
+    batch = synthetic.batch(seed=seed * 100 + 99, documents=processes, pages_per_document=(2, 3))
+    phases = Phases()
+    with Ocr() as ocr:
+        pipeline = Pipeline(ocr)
+        pipeline.read_file(datas[0])  # warm-up
+        serial, serial_s = phases.run(
+            "serial", lambda: [pipeline.read_file(data) for data in datas]
+        )
+        serial_batch, batch_serial_s = wall(lambda: pipeline.read_file(batch.data))
+    pool = PagePool(processes)
+    try:
+        _, start_s = wall(lambda: read_at_once(pool, datas[:processes], processes))
+        pids = pool.pids
+        pooled, pool_s = phases.run("pool", lambda: read_at_once(pool, datas, 2 * processes), pids)
+        pooled_batch, batch_pool_s = wall(lambda: pool.read_file(batch.data))
+        rss = [worker_rss_mb(pid) for pid in pids]
+    finally:
+        pool.close()
+    reaped(pids)  # else their CPU time lands in the next phase's children's time
+    with ThreadPoolExecutor(processes) as threads:
+        _, tesseract_s = phases.run(
+            "tesseract", lambda: list(threads.map(lambda f: tesseract_tsv(f, env), files))
+        )
+    pairs = [*zip(pooled, serial, strict=True), (pooled_batch, serial_batch)]
+    return ParallelResult(
+        processes,
+        len(files),
+        start_s,
+        len(files) / serial_s,
+        len(files) / pool_s,
+        len(files) / tesseract_s,
+        len(batch.pages),
+        batch_serial_s,
+        batch_pool_s,
+        all(same_reading(a, b) for a, b in pairs),
+        _mean(rss) if rss else 0.0,
+        phases.others,
+        phases.cpu,
+    )
+
+
+def read_at_once(pool: PagePool, datas: list[bytes], at_once: int) -> list[FileReading]:
+    """Files handed to the pool ``at_once`` at a time (one page each: twice as many as workers
+    keeps every worker busy while the next page is rasterized and sent)."""
+    with ThreadPoolExecutor(at_once) as threads:
+        return list(threads.map(pool.read_file, datas))
+
+
+def same_reading(a: FileReading, b: FileReading) -> bool:
+    def key(page: object) -> object:
+        if isinstance(page, PageReading):
+            return (page.index, page.barcodes, page.colour, page.text, page.decision)
+        return page
+
+    return [key(p) for p in a.pages] == [key(p) for p in b.pages] and a.error == b.error
+
+
+def worker_rss_mb(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def parallel_lines(result: ParallelResult) -> list[str]:
+    n = result.processes
+    return [
+        f"page pool, {n} processes vs bare tesseract {n} at once ({result.pages} pages): "
+        f"{result.pool_pages_per_s:.3f} vs {result.tesseract_pages_per_s:.3f} pages/s "
+        f"= {result.ratio:.1%}",
+        f"page pool vs serial pipeline, same pages: {result.pool_pages_per_s:.3f} vs "
+        f"{result.serial_pages_per_s:.3f} pages/s = ×{result.speedup:.2f}",
+        f"one {result.batch_pages}-page batch PDF: serial {result.batch_serial_s:.1f} s, pool "
+        f"{result.batch_pool_s:.1f} s = ×{result.batch_serial_s / result.batch_pool_s:.2f}",
+        f"pool readings equal to the serial pipeline's: {'yes' if result.same else 'NO'}; "
+        f"workers started in {result.start_s:.1f} s (spawn, imports, model; not in the figures), "
+        f"{result.worker_rss_mb:.0f} MB resident each",
+        "CPU s per page (whole pipeline; pool: parent and workers): "
+        + ", ".join(f"{name} {cpu / result.pages:.3f}" for name, cpu in result.cpu.items()),
+        "cores other processes kept busy meanwhile: "
+        + ", ".join(f"{name} {cores:.2f}" for name, cores in result.others.items())
+        + (" — figures are noisy" if max(result.others.values()) > 0.2 else ""),
+    ]
 
 
 # -- extraction and checks against the ground truth ---------------------------------------------
@@ -701,6 +873,7 @@ class Options:
     pytesseract: int
     tesseract_threads: str
     keep_files: bool
+    processes: int
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -722,6 +895,13 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         help="OMP_THREAD_LIMIT for the tesseract command; 'default' leaves OpenMP alone "
         "(default 1: one core, like the pipeline's OCR)",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=available_cpus(),
+        help="page pool processes, against as many tesseract commands at once (default: the "
+        "CPUs; 0: skip)",
+    )
     parser.add_argument("--keep-files", action="store_true", help="keep the generated scans")
     args = parser.parse_args(argv)
     return Options(
@@ -731,6 +911,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         args.pytesseract,
         args.tesseract_threads,
         args.keep_files,
+        args.processes,
     )
 
 
@@ -855,6 +1036,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         batches = run_batches(options.batches, options.seed) if options.batches else None
         ocr.close()
+        parallel = (
+            run_parallel(files, options.processes, env, options.seed) if options.processes else None
+        )
 
     console.rule("results")
     stages, stage_lines = stage_table(results)
@@ -881,6 +1065,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             highlight=False,
             soft_wrap=True,
         )
+    for line in parallel_lines(parallel) if parallel is not None else []:
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
     wrong = [r for r in results if r.colour != "unknown" and r.colour != r.truth.expected_colour]
     for r in wrong:
         console.print(

@@ -159,6 +159,13 @@ class Settings(BaseSettings):
         default=2.0, gt=0, description="How often an idle scan ingestion worker looks for jobs."
     )
 
+    ingest_processes: int | None = Field(
+        default=None,
+        ge=1,
+        description="Worker processes that read scanned pages (one Tesseract each) for a scan "
+        "ingestion worker or `medrec ingest`. Unset: one per core this process may use.",
+    )
+
     @property
     def ingest_path(self) -> Path:
         return self.ingest_dir if self.ingest_dir is not None else self.data_dir / "ingest"

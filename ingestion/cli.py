@@ -23,7 +23,7 @@ from fhir_server.storage.embedded import database_uri
 from fhir_server.storage.mongo import connect
 from fhir_server.wiring import wire
 from ingestion.intake import RefusedFile, copy_file
-from ingestion.jobs import COMPLETE, FAILED, Job, JobRunner
+from ingestion.jobs import COMPLETE, FAILED, RUNNING, Job, JobRunner
 from ingestion.scans.calibrate import hue_shift, measure_card, save_references
 from ingestion.scans.colour import DEFAULT_REFERENCES
 from ingestion.scans.errors import ScanError
@@ -217,6 +217,8 @@ async def ingest_file(
         bar.update(task, description=f"{path.name}: {what}", completed=done, total=total)
 
     job: Job | None = await runner.run_next(submitted.job_id, progress)
+    while job is not None and _to_retry(job) and not runner.closed:  # e.g. a page worker died
+        job = await runner.run_next(submitted.job_id, progress)
     bar.remove_task(task)
     if job is None:  # done before, or another worker holds it
         job = await runner.jobs.get(submitted.job_id)
@@ -227,6 +229,11 @@ async def ingest_file(
         return job, failure(job)
     console.print(f"{path.name}: {_summary(job)} (job {job['_id']})")
     return job, failure(job)
+
+
+def _to_retry(job: Job) -> bool:
+    """Handed back after a failed attempt (the runner gives up after ``MAX_ATTEMPTS``)."""
+    return bool(job["state"] == RUNNING and job["owner"] is None)
 
 
 def failure(job: Job) -> str | None:

@@ -29,7 +29,6 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,7 +42,8 @@ from fhir_server.errors import FhirError
 from ingestion.scans.commit import Committed, Committer, DuplicateDocument, Scan
 from ingestion.scans.document import ScannedDocument, documents
 from ingestion.scans.pdf import document_content
-from ingestion.scans.pipeline import FileReading, PageFailure, Pipeline
+from ingestion.scans.pipeline import FileReading, PageFailure
+from ingestion.scans.pool import PagePool, PoolClosed
 
 log = logging.getLogger(__name__)
 
@@ -153,33 +153,38 @@ class IngestJobs:
         )
 
 
+class _Stopping(Exception):
+    """The runner was closed: the job goes back to the queue, not counted as an attempt."""
+
+
 class JobRunner:
-    """Runs claimed jobs: the pipeline in one worker thread (PDFium and Tesseract are not
-    thread-safe), the commits on the event loop."""
+    """Runs claimed jobs: the pipeline in the page pool's worker processes (PDFium and
+    Tesseract are not thread-safe), the commits on the event loop."""
 
     def __init__(
-        self,
-        jobs: IngestJobs,
-        committer: Committer,
-        pipeline: Callable[[], Pipeline],
-        *,
-        lease_s: float = LEASE_S,
+        self, jobs: IngestJobs, committer: Committer, pages: PagePool, *, lease_s: float = LEASE_S
     ) -> None:
         self.jobs = jobs
         self.committer = committer
+        self.pages = pages
         self.owner = f"worker-{secrets.token_hex(6)}"
         self.lease_s = lease_s
-        self._make_pipeline = pipeline
-        self._pipeline: Pipeline | None = None
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medrec-ingest")
+        self._closed = False
 
     async def ensure(self) -> None:
         """Indexes and collections, before the first job (and before any transaction)."""
         await self.jobs.ensure_indexes()
         await self.committer.ensure()
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
-        self._thread.shutdown(wait=False, cancel_futures=True)
+        """Stops the page pool at once: a job being read goes back to the queue; one being
+        committed stops after its current document (never cancelled inside a database call)."""
+        self._closed = True
+        self.pages.close()
 
     async def run_next(
         self, job_id: str | None = None, progress: Progress | None = None
@@ -188,12 +193,16 @@ class JobRunner:
         job = await self.jobs.claim(self.owner, self.lease_s, job_id)
         if job is None:
             return None
-        keeper = asyncio.create_task(self._keep_lease(job["_id"]))
+        done = asyncio.Event()
+        keeper = asyncio.create_task(self._keep_lease(job["_id"], done))
         try:
             await self._run(job, progress or (lambda what, done, total: None))
         except asyncio.CancelledError:
             await asyncio.shield(self.jobs.release(job["_id"], self.owner, retry=False))
             raise
+        except (PoolClosed, _Stopping):
+            with contextlib.suppress(PyMongoError):  # else its lease runs out
+                await self.jobs.release(job["_id"], self.owner, retry=False)
         except (PyMongoError, OSError) as error:  # the database or disk: resumed later
             log.warning("scan job %s interrupted: %s", job["_id"], type(error).__name__)
         except Exception as error:  # a bug on some input: retried, then given up
@@ -205,12 +214,15 @@ class JobRunner:
             else:
                 await self.jobs.release(job["_id"], self.owner, retry=True)
         finally:
-            keeper.cancel()
+            done.set()  # not cancelled: it may be inside a database call
+            await keeper
         return await self.jobs.get(job["_id"])
 
-    async def _keep_lease(self, job_id: str) -> None:
+    async def _keep_lease(self, job_id: str, done: asyncio.Event) -> None:
         while True:
-            await asyncio.sleep(self.lease_s / 3)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), self.lease_s / 3)
+                return
             with contextlib.suppress(PyMongoError):
                 await self.jobs.update(job_id, self.owner, self.lease_s)
 
@@ -232,6 +244,8 @@ class JobRunner:
         found = documents(reading)
         results: list[dict[str, Any]] = []
         for document in found:
+            if self._closed:
+                raise _Stopping
             progress("committing", len(results), len(found))
             single = len(found) == 1
             scan = await asyncio.to_thread(document_content, document, reading, data, single=single)
@@ -249,14 +263,8 @@ class JobRunner:
             await asyncio.to_thread(Path(job["path"]).unlink, missing_ok=True)
 
     async def read_file(self, data: bytes) -> FileReading:
-        """Steps 1-7 on this runner's one pipeline thread (a review re-reads scans here too)."""
-
-        def read() -> FileReading:
-            if self._pipeline is None:
-                self._pipeline = self._make_pipeline()
-            return self._pipeline.read_file(data)
-
-        return await asyncio.get_running_loop().run_in_executor(self._thread, read)
+        """Steps 1-7 in the page pool (a review re-reads scans here too)."""
+        return await asyncio.to_thread(self.pages.read_file, data)
 
     async def _commit(self, document: ScannedDocument, scan: Scan) -> dict[str, Any]:
         result: dict[str, Any] = {"number": document.number, "pages": list(document.page_numbers)}
@@ -307,6 +315,7 @@ class JobWorker:
         self.runner = runner
         self.poll_s = poll_s
         self.wake = asyncio.Event()
+        self.stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -315,21 +324,29 @@ class JobWorker:
     async def _loop(self) -> None:
         with contextlib.suppress(PyMongoError):
             await self.runner.ensure()
-        while True:
+        while not self.stopping.is_set():
             try:
                 ran = await self.runner.run_next()
             except PyMongoError as error:
                 log.warning("scan job queue unavailable: %s", type(error).__name__)
                 ran = None
-            if ran is None:
+            if ran is None and not self.stopping.is_set():
                 self.wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), self.poll_s)
 
-    async def stop(self, timeout_s: float = 10.0) -> None:
+    async def stop(self, timeout_s: float = 10.0) -> bool:
+        """Asked, never cancelled (a cancellation inside a pymongo call can be lost there, or
+        leave the client's lock held: see fhir_server/bulk/export.py). The page pool stops at
+        once, so a job being read goes back to the queue; True when the worker stopped in time,
+        else it is left to fail once the database client is closed."""
         task = self._task
         if task is None:
-            return
-        task.cancel()
-        await asyncio.wait({task}, timeout=timeout_s)
+            return True
+        self.stopping.set()
+        self.wake.set()
         self.runner.close()
+        done, _ = await asyncio.wait({task}, timeout=timeout_s)
+        if not done:
+            log.warning("the scan ingestion worker did not stop in time; its job resumes later")
+        return bool(done)

@@ -4,26 +4,15 @@ scan vault) and a runner over them, from settings."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from functools import partial
 
 from fhir_server.config import Settings
 from fhir_server.search.codes import CodeSets
 from fhir_server.storage.repository import Repository
 from ingestion.jobs import IngestJobs, JobRunner, JobWorker
 from ingestion.scans.calibrate import load_references
-from ingestion.scans.colour import DEFAULT_REFERENCES, ColourClassifier, Lab
 from ingestion.scans.commit import Committer
-from ingestion.scans.ocr import Ocr
-from ingestion.scans.pipeline import Pipeline
+from ingestion.scans.pool import PagePool
 from ingestion.scans.vault import ScanVault, load_key
-from terminology.lab_matcher import default_matcher
-
-
-def new_pipeline(references: Mapping[str, Lab] = DEFAULT_REFERENCES) -> Pipeline:
-    """``references``: the colour stage's reference colours (calibrated, or the defaults)."""
-    default_matcher()  # the lab test catalogue takes seconds to build: before the first page
-    return Pipeline(Ocr(), ColourClassifier(references))
 
 
 async def open_runner(
@@ -33,7 +22,8 @@ async def open_runner(
     key = await asyncio.to_thread(load_key, settings.scan_key, settings.data_dir)
     committer = Committer(repository, codes, ScanVault(db, key))
     references = await load_references(db)  # `medrec calibrate` sets them; read at start
-    return JobRunner(IngestJobs(db), committer, partial(new_pipeline, references))
+    pages = PagePool(settings.ingest_processes, references)  # its processes start with a file
+    return JobRunner(IngestJobs(db), committer, pages)
 
 
 async def start_worker(

@@ -2,7 +2,8 @@
 text, fields and checks; a page that cannot be read becomes a ``PageFailure`` and the others
 are still read. Separator sheets are recognised by their barcodes and not OCRed.
 
-CPU-bound and not thread-safe (PDFium, Tesseract): one ``Pipeline`` per worker thread.
+CPU-bound and not thread-safe (PDFium, Tesseract): one ``Pipeline`` per thread or process.
+``pool.py`` runs one in each of several processes; this one reads a file serially.
 """
 
 from __future__ import annotations
@@ -33,6 +34,20 @@ class PageReading:
     @property
     def separator(self) -> bool:
         return self.decision is None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PageFindings:
+    """What a page says, without its pixels: what a worker process sends back (a page's
+    pixels are tens of megabytes; the process that rasterized it keeps them)."""
+
+    barcodes: tuple[Barcode, ...]
+    colour: ColourMatch
+    text: str
+    decision: PageDecision | None
+
+    def reading(self, image: PageImage) -> PageReading:
+        return PageReading(image.index, image, self.barcodes, self.colour, self.text, self.decision)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +90,13 @@ class Pipeline:
             return FileReading(scan.kind, tuple(pages))
 
     def read_page(self, image: PageImage) -> PageReading:
+        return self.examine(image).reading(image)
+
+    def examine(self, image: PageImage) -> PageFindings:
         page = normalize(image)
         codes = tuple(read_barcodes(page.gray))
         colour = self.classifier.classify(page)
         if any(is_separator(code.text) for code in codes):
-            return PageReading(image.index, image, codes, colour, "", None)
+            return PageFindings(codes, colour, "", None)
         result = self.ocr.read(page.gray, dpi=page.dpi, mask=[code.box for code in codes])
-        decision = check_page(extract(result), codes)
-        return PageReading(image.index, image, codes, colour, result.text, decision)
+        return PageFindings(codes, colour, result.text, check_page(extract(result), codes))

@@ -1,4 +1,5 @@
-"""The test's own database, its repository, one Tesseract, and a scan job runner over them."""
+"""The test's own database, its repository, one Tesseract, a page pool of two processes, and a
+scan job runner over them."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from fhir_server.storage.repository import Repository
 from ingestion.jobs import IngestJobs, JobRunner
 from ingestion.scans.commit import Committer
 from ingestion.scans.ocr import Ocr
-from ingestion.scans.pipeline import Pipeline
+from ingestion.scans.pool import PagePool
 from ingestion.scans.vault import ScanVault
 
 
@@ -23,6 +24,14 @@ from ingestion.scans.vault import ScanVault
 def ocr() -> Iterator[Ocr]:
     with Ocr() as engine:
         yield engine
+
+
+@pytest.fixture(scope="session")
+def page_pool() -> Iterator[PagePool]:
+    """Shared by the session's runners: its processes start once."""
+    pool = PagePool(2)
+    yield pool
+    pool.close()
 
 
 @pytest.fixture
@@ -48,10 +57,7 @@ async def committer(db: AsyncDatabase[Any], repository: Repository) -> Committer
 
 
 @pytest.fixture
-async def runner(
-    db: AsyncDatabase[Any], committer: Committer, ocr: Ocr
-) -> AsyncIterator[JobRunner]:
-    found = JobRunner(IngestJobs(db), committer, lambda: Pipeline(ocr))
+async def runner(db: AsyncDatabase[Any], committer: Committer, page_pool: PagePool) -> JobRunner:
+    found = JobRunner(IngestJobs(db), committer, page_pool)
     await found.ensure()
-    yield found
-    found.close()
+    return found  # not closed: that would close the session's pool

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -11,8 +12,8 @@ from rich.console import Console
 from rich.progress import Progress
 
 from fhir_server.config import Settings
-from ingestion.cli import watch_once
-from ingestion.jobs import JobRunner
+from ingestion.cli import ingest_file, watch_once
+from ingestion.jobs import COMPLETE, JobRunner
 from tests.ingestion.scan_support import lab_page
 from tests.test_cli import cli_env, run
 
@@ -51,3 +52,19 @@ async def test_watch_moves_files_to_done_or_failed(runner: JobRunner, tmp_path: 
     assert failed == ["cut.png", "cut.png.reason.txt"]
     assert "page 1:" in (inbox / "failed" / "cut.png.reason.txt").read_text()
     assert (inbox / "arriving.png").exists()
+
+
+async def test_an_attempt_whose_page_worker_died_is_run_again(
+    runner: JobRunner, tmp_path: Path
+) -> None:
+    page = lab_page(seed=15)
+    await runner.read_file(page.data)  # the pool's workers are up
+    for pid in runner.pages.pids:  # and die before the job's attempt reads its page
+        os.kill(pid, signal.SIGKILL)
+    (tmp_path / "lab.png").write_bytes(page.data)
+    settings = Settings(data_dir=tmp_path / "data")
+    console = Console(file=io.StringIO())
+    with Progress(console=console) as bar:
+        job, reason = await ingest_file(runner, settings, tmp_path / "lab.png", bar, console)
+    assert job is not None and (job["state"], job["attempts"]) == (COMPLETE, 2)
+    assert reason is None  # in review (no such patient here), not a failure

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import secrets
+import signal
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,8 +19,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from fhir_server.storage.repository import Repository
 from ingestion.intake import RefusedFile, copy_file
-from ingestion.jobs import COLLECTION, COMPLETE, RUNNING, JobRunner
+from ingestion.jobs import COLLECTION, COMPLETE, RUNNING, IngestJobs, JobRunner, JobWorker
 from ingestion.scans import synthetic
+from ingestion.scans.commit import Committer
+from ingestion.scans.pool import PagePool
 from ingestion.scans.synthetic import SyntheticPage
 from ingestion.scans.vault import COLLECTION as COLLECTION_BLOBS
 from tests.ingestion.scan_support import add_patient, lab_page
@@ -143,3 +149,47 @@ async def test_a_second_scan_of_a_stored_document_is_refused(
     assert second is not None and second["state"] == COMPLETE
     [document] = second["documents"]
     assert document["status"] == "refused" and page.truth.document_id in document["error"]
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_killed_page_worker_fails_the_attempt_and_the_job_is_retried(
+    runner: JobRunner, tmp_path: Path, db: Db
+) -> None:
+    batch = synthetic.batch(seed=5, documents=2, pages_per_document=(1, 1), unsorted=0)
+    job_id = await submit(runner, tmp_path, batch.data, "batch.pdf")
+    read = sum(runner.pages.pages_read.values())
+    running = asyncio.create_task(runner.run_next())
+    await until(lambda: sum(runner.pages.pages_read.values()) > read)  # mid-file
+    os.kill(runner.pages.pids[0], signal.SIGKILL)
+    job = await asyncio.wait_for(running, 30)
+    assert job is not None and job["_id"] == job_id
+    assert (job["state"], job["owner"], job["attempts"]) == (RUNNING, None, 1)  # to retry
+    assert "error" not in job and job["pages"] == []
+
+    job = await runner.run_next()  # at once, on a new pool
+    assert job is not None and (job["state"], job["attempts"]) == (COMPLETE, 2)
+    assert [p["status"] for p in job["pages"]] == ["separator", "read", "separator", "read"]
+
+
+async def test_a_stopped_worker_hands_its_job_back_at_once(
+    db: Db, committer: Committer, tmp_path: Path
+) -> None:
+    pages = PagePool(1)
+    worker = JobWorker(JobRunner(IngestJobs(db), committer, pages), poll_s=0.05)
+    worker.start()
+    batch = synthetic.batch(seed=6, documents=2, pages_per_document=(1, 2), unsorted=0)
+    job_id = await submit(worker.runner, tmp_path, batch.data, "batch.pdf")
+    worker.wake.set()
+    await until(lambda: sum(pages.pages_read.values()) > 0)  # mid-file
+    started = time.monotonic()
+    assert await worker.stop()
+    assert time.monotonic() - started < 5
+    job = await worker.runner.jobs.get(job_id)
+    assert job is not None and (job["state"], job["owner"], job["attempts"]) == (RUNNING, None, 0)
+    assert await worker.runner.jobs.claim("next") is not None  # claimable now, not after a lease

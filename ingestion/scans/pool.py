@@ -1,0 +1,205 @@
+"""Steps 1-7 for a whole file, its pages read in parallel by worker processes: one ``Pipeline``
+(one Tesseract, its model loaded once) per process, one process per core by default.
+
+Processes, not threads: PDFium and Tesseract are not thread-safe. Started with "spawn", never
+fork: the parent has pymongo's and asyncio's threads, whose locks a forked child would inherit
+held.
+
+The file is opened and its pages rasterized here, in the parent, on one thread (PDFium is
+process-wide); each page image goes to one worker, which sends back what the page says without
+its pixels (``PageFindings``). A page therefore crosses to a worker once (≈ 40 ms for a 26 MB
+A4 colour page; see docs/digitization.md) and the file never does: handing every page task the
+whole file would copy it once per page. The reading is the serial ``Pipeline.read_file``'s:
+same pages in the same order, same ``PageFailure``s and whole-file errors.
+
+A worker that dies (killed, a crash in a native library) breaks the pool: the file's reading
+raises ``BrokenProcessPool`` and the next reading starts a new pool. ``close()`` stops the
+workers at once; a reading in progress then raises ``PoolClosed``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+import cv2
+
+from ingestion.scans.colour import DEFAULT_REFERENCES, ColourClassifier, Lab
+from ingestion.scans.errors import ScanError
+from ingestion.scans.ocr import Ocr
+from ingestion.scans.page import PageImage
+from ingestion.scans.pipeline import FileReading, PageFailure, PageFindings, PageReading, Pipeline
+from ingestion.scans.rasterize import DEFAULT_MAX_PIXELS, Kind, open_scan
+from terminology.lab_matcher import default_matcher
+
+Examined = tuple[int, PageFindings | PageFailure]  # (the worker's pid, what it found)
+Pending = PageFailure | tuple[PageImage, "Future[Examined]"]
+
+
+class PoolClosed(RuntimeError):
+    """The pool was closed before the file was read."""
+
+
+def new_pipeline(references: Mapping[str, Lab] = DEFAULT_REFERENCES) -> Pipeline:
+    """``references``: the colour stage's reference colours (calibrated, or the defaults)."""
+    default_matcher()  # the lab test catalogue: built before the first page, not during it
+    return Pipeline(Ocr(), ColourClassifier(references))
+
+
+def default_processes() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+class PagePool:
+    """Reads files with ``processes`` worker processes, started at the first file (an app
+    that never gets a scan starts none). Thread-safe: files read at once share the workers."""
+
+    def __init__(
+        self,
+        processes: int | None = None,
+        references: Mapping[str, Lab] = DEFAULT_REFERENCES,
+        *,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> None:
+        self.processes = processes or default_processes()
+        self.references = dict(references)  # plain and picklable, for the workers' start
+        self.max_pixels = max_pixels
+        self.pages_read: Counter[int] = Counter()  # worker pid → pages it read
+        self._lock = threading.Lock()
+        self._workers: ProcessPoolExecutor | None = None
+        self._closed = False
+        # PDFium keeps process-wide state: every file is opened and rasterized on this thread.
+        self._rasterizer = ThreadPoolExecutor(1, thread_name_prefix="medrec-rasterize")
+
+    def read_file(self, data: bytes) -> FileReading:
+        """Blocks until every page is read; call it off the event loop."""
+        workers = self._current()
+        try:
+            return self._read(workers, data)
+        except BrokenProcessPool:
+            if self._closed:
+                raise PoolClosed from None
+            self._forget(workers)
+            raise
+        except CancelledError:  # close() cancelled what was still queued
+            raise PoolClosed from None
+
+    def _read(self, workers: ProcessPoolExecutor, data: bytes) -> FileReading:
+        try:
+            dispatched = self._rasterizer.submit(self._dispatch, workers, data)
+        except RuntimeError:  # "cannot schedule new futures after shutdown": close()
+            raise PoolClosed from None
+        try:
+            kind, pending = dispatched.result()
+        except ScanError as error:
+            return FileReading(None, (), str(error))
+        try:
+            return FileReading(kind, tuple(self._collect(item) for item in pending))
+        except BaseException:
+            for item in pending:  # of no use now
+                if isinstance(item, tuple):
+                    item[1].cancel()
+            raise
+
+    @property
+    def pids(self) -> list[int]:
+        """The running worker processes (none before the first file)."""
+        with self._lock:
+            return [] if self._workers is None else list(self._workers._processes)
+
+    def close(self) -> None:
+        """Stops the workers at once, mid-page or not, and returns without waiting for them."""
+        with self._lock:
+            self._closed = True
+            workers, self._workers = self._workers, None
+        self._rasterizer.shutdown(wait=False, cancel_futures=True)
+        if workers is not None:
+            _stop(workers)
+
+    def _current(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._closed:
+                raise PoolClosed
+            if self._workers is None:
+                self._workers = ProcessPoolExecutor(
+                    self.processes,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start_worker,
+                    initargs=(self.references,),
+                )
+            return self._workers
+
+    def _dispatch(self, workers: ProcessPoolExecutor, data: bytes) -> tuple[Kind, list[Pending]]:
+        """Rasterize each page and hand it to a worker at once, so that the workers start on
+        the first pages while the later ones are rasterized."""
+        with open_scan(data, max_pixels=self.max_pixels) as scan:
+            pending: list[Pending] = []
+            for index in range(scan.page_count):
+                try:
+                    image = scan.page(index)
+                except ScanError as error:
+                    pending.append(PageFailure(index, str(error)))
+                    continue
+                pending.append((image, self._submit(workers, image)))
+            return scan.kind, pending
+
+    def _submit(self, workers: ProcessPoolExecutor, image: PageImage) -> Future[Examined]:
+        try:
+            return workers.submit(_examine, image)
+        except BrokenProcessPool:
+            raise
+        except RuntimeError:  # "cannot schedule new futures after shutdown": close()
+            raise PoolClosed from None
+
+    def _collect(self, item: Pending) -> PageReading | PageFailure:
+        if isinstance(item, PageFailure):
+            return item
+        image, future = item
+        pid, found = future.result()
+        with self._lock:  # files read at once count here together
+            self.pages_read[pid] += 1
+        return found if isinstance(found, PageFailure) else found.reading(image)
+
+    def _forget(self, broken: ProcessPoolExecutor) -> None:
+        """A worker died: the next file gets a new pool (the broken one stopped its other
+        workers)."""
+        with self._lock:
+            if self._workers is broken:
+                self._workers = None
+        broken.shutdown(wait=False, cancel_futures=True)
+
+
+def _stop(workers: ProcessPoolExecutor) -> None:
+    processes = list(workers._processes.values())
+    workers.shutdown(wait=False, cancel_futures=True)
+    for process in processes:  # a page takes seconds: not waited for
+        process.terminate()
+
+
+# The worker's side: one pipeline per process, made once by the pool's initializer.
+_pipeline: Pipeline | None = None
+
+
+def _start_worker(references: dict[str, Lab]) -> None:
+    global _pipeline
+    # Ctrl-C reaches the whole process group: the parent decides, the workers are stopped by it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    cv2.setNumThreads(1)  # one core each: the workers together already fill the machine
+    _pipeline = new_pipeline(references)
+
+
+def _examine(image: PageImage) -> Examined:
+    assert _pipeline is not None, "started by _start_worker"
+    try:
+        return os.getpid(), _pipeline.examine(image)
+    except ScanError as error:  # this page only, as in Pipeline.read_file
+        return os.getpid(), PageFailure(image.index, str(error))
