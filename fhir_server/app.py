@@ -33,6 +33,7 @@ from ingestion.api import MULTIPART_SLACK_BYTES, UPLOAD_PATH
 from ingestion.api import router as ingest_router
 from ingestion.hl7v2.route import router as hl7v2_router
 from ingestion.hl7v2.service import start_mllp
+from ingestion.review import close_review_runner
 from ingestion.review import router as review_router
 from ingestion.scans.stored import StoredScans
 from ingestion.service import start_worker as start_ingest_worker
@@ -162,6 +163,7 @@ def create_app(
                 await app.state.export_worker.stop()  # bounded: never holds up the shutdown
             if app.state.ingest_worker is not None:
                 await app.state.ingest_worker.stop()
+            close_review_runner(app.state)
             if mllp is not None:
                 await mllp.close()
             loading.cancel()

@@ -6,9 +6,10 @@ themselves are ``ingestion.scans.verify``'s."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -18,6 +19,7 @@ from starlette.responses import Response
 from fhir_server.api.context import code_sets, fhir_base, services
 from fhir_server.search.searchset import search_type
 from ingestion.api import PREFIX, staff_only
+from ingestion.jobs import JobRunner
 from ingestion.labels.colours import RECORD_CATEGORY
 from ingestion.scans.resources import TASK_CODE
 from ingestion.scans.verify import Correction, Review, Scans, verifier
@@ -58,20 +60,33 @@ class Rejection(BaseModel):
 def _review(request: Request) -> Review:
     @asynccontextmanager
     async def scans() -> AsyncIterator[Scans]:
-        """The app's ingestion worker, whose one thread runs the pipeline (PDFium and
-        Tesseract are not thread-safe); without one, a runner for this request."""
+        """The app's ingestion worker's runner; without one, the app's review runner, made at
+        the first re-read and kept (its page pool's processes take seconds to start)."""
         worker = getattr(request.app.state, "ingest_worker", None)
-        if worker is not None:
-            yield worker.runner
-            return
-        found = services(request)
-        runner = await open_runner(found.settings, found.repository, code_sets(request))
-        try:
-            yield runner
-        finally:
-            runner.close()
+        yield worker.runner if worker is not None else await review_runner(request)
 
     return Review(services(request).repository, code_sets(request), scans)
+
+
+async def review_runner(request: Request) -> JobRunner:
+    """Closed by the app at shutdown (``close_review_runner``)."""
+    state = request.app.state
+    if getattr(state, "review_runner_lock", None) is None:
+        state.review_runner_lock = asyncio.Lock()
+    async with state.review_runner_lock:
+        if getattr(state, "review_runner", None) is None:
+            found = services(request)
+            state.review_runner = await open_runner(
+                found.settings, found.repository, code_sets(request)
+            )
+    runner: JobRunner = state.review_runner
+    return runner
+
+
+def close_review_runner(state: Any) -> None:
+    runner = getattr(state, "review_runner", None)
+    if runner is not None:
+        runner.close()
 
 
 def _fhir(resource: object) -> Response:

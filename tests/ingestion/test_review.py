@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +187,10 @@ async def test_a_correction_is_checked_and_an_override_recorded(
     task = only_unsure(await queue(http, app))
     value = given(task, "candidate value")
     url = f"{QUEUE}/{task['id']}/accept"
-    implausible = {"value": str(value["value"] * 1000)}
+    # Scaled in decimal: a float product (3.7 * 1000 = 3700.0000000000005) would be refused
+    # for its decimals before its plausibility is checked.
+    scaled = Decimal(str(value["value"])) * 1000
+    implausible = {"value": str(scaled)}
 
     refused = await http.post(url, json=implausible, headers=bearer(app, ADMIN))
     assert refused.status_code == 422
@@ -202,7 +206,7 @@ async def test_a_correction_is_checked_and_an_override_recorded(
     [written] = [o["valueReference"]["reference"] for o in kept.json()["output"]
                  if o["valueReference"]["reference"].startswith("Observation/")]  # fmt: skip
     observation = await read(repository, written)
-    assert observation["valueQuantity"]["value"] == value["value"] * 1000
+    assert observation["valueQuantity"]["value"] == pytest.approx(float(scaled))
     [record] = [await read(repository, f"Provenance/{rid}") for rid in await _provenances(
         repository, written)]  # fmt: skip
     assert "plausible" in record["reason"][0]["text"]
