@@ -6,6 +6,7 @@ Validation, compartment indexing and versioning happen here, once. MongoDB is on
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import Callable, Iterator, Sequence
@@ -39,6 +40,10 @@ from fhir_server.storage.versions import Version, instant, utc_now_ms, version_f
 JsonObject = dict[str, Any]
 # Retries of an update that lost a race and has no If-Match to fail on.
 MAX_WRITE_ATTEMPTS = 20
+# create_many: resources prepared while the previous chunk is being stored, and how often the
+# preparing lets the write in flight run (it needs the event loop to send its batch).
+CREATE_CHUNK = 200
+YIELD_EVERY = 16
 SERVER_META = ("versionId", "lastUpdated")
 # Server fields a reader never needs.
 # What a version needs of a stored document (an inclusion projection costs the embedded
@@ -254,13 +259,38 @@ class Repository:
     async def create_many(
         self, items: list[tuple[JsonObject, str, str]], *, session: AsyncClientSession
     ) -> list[Version]:
-        """New resources (resource, type, fresh id), each validated as ``create`` does, then
-        one ``insert_many`` per type: a transaction bundle's creates in a few round trips.
-        The first invalid one raises before anything is written."""
-        prepared = [
-            (self._prepare(resource, rtype, rid), rtype, rid) for resource, rtype, rid in items
-        ]
-        return await self._insert(prepared, session)
+        """New resources (resource, type, fresh id), each validated as ``create`` does, in a
+        transaction (``session``): a transaction bundle's creates in a few round trips, one
+        ``insert_many`` per type and chunk. An invalid resource raises (and the transaction
+        is aborted).
+
+        Pipelined: while the database stores one chunk, the next is validated and indexed, so
+        the two processes work at once (a single bundle used to keep one of them idle)."""
+        now = utc_now_ms()
+        versions: list[Version] = []
+        storing: asyncio.Task[None] | None = None
+        try:
+            for start in range(0, len(items), CREATE_CHUNK):
+                prepared = []
+                for position, (resource, rtype, rid) in enumerate(
+                    items[start : start + CREATE_CHUNK]
+                ):
+                    prepared.append((self._prepare(resource, rtype, rid), rtype, rid))
+                    if storing is not None and position % YIELD_EVERY == 0:
+                        await asyncio.sleep(0)  # the write in flight gets on with sending
+                docs, chunk_versions = _stamped(prepared, now)
+                if storing is not None:
+                    await storing
+                storing = asyncio.ensure_future(self._store(docs, session))
+                versions.extend(chunk_versions)
+            if storing is not None:
+                await storing
+        finally:
+            # An error while preparing: the write in flight ends before the transaction does.
+            if storing is not None and not storing.done():
+                with contextlib.suppress(Exception):
+                    await storing
+        return [self._changed(version) for version in versions]
 
     async def insert_trusted(
         self, rtype: str, items: list[tuple[JsonObject, str, Document]]
@@ -273,28 +303,17 @@ class Repository:
             (self._prepare(resource, rtype, rid, trusted=True), rtype, rid)
             for resource, rid, _ in items
         ]
-        return await self._insert(prepared, None, [fields for _, _, fields in items])
+        docs, versions = _stamped(prepared, utc_now_ms(), [fields for _, _, fields in items])
+        await self._store(docs, None)
+        return [self._changed(version) for version in versions]
 
-    async def _insert(
-        self,
-        prepared: list[tuple[_Prepared, str, str]],
-        session: AsyncClientSession | None,
-        extra: list[Document] | None = None,
-    ) -> list[Version]:
-        now = utc_now_ms()
-        by_type: dict[str, list[Document]] = {}
-        versions: list[Version] = []
-        for position, (ready, rtype, rid) in enumerate(prepared):
-            doc, version = _stamp(ready, rtype, rid, 1, now)
-            if extra is not None:
-                doc.update(extra[position])
-            by_type.setdefault(rtype, []).append(doc)
-            versions.append(version)
+    async def _store(
+        self, by_type: dict[str, list[Document]], session: AsyncClientSession | None
+    ) -> None:
         for rtype, docs in by_type.items():
             coll = await self.collections.current(rtype)
             with _storable():
                 await coll.insert_many(docs, session=session)
-        return [self._changed(version) for version in versions]
 
     async def update(
         self,
@@ -532,6 +551,21 @@ def _with_identity(resource: JsonObject, rid: str) -> JsonObject:
         if key not in out:
             out[key] = value
     return out
+
+
+def _stamped(
+    prepared: list[tuple[_Prepared, str, str]], now: datetime, extra: list[Document] | None = None
+) -> tuple[dict[str, list[Document]], list[Version]]:
+    """Version 1 of each, stamped ``now``: the documents by type, and the versions in order."""
+    by_type: dict[str, list[Document]] = {}
+    versions: list[Version] = []
+    for position, (ready, rtype, rid) in enumerate(prepared):
+        doc, version = _stamp(ready, rtype, rid, 1, now)
+        if extra is not None:
+            doc.update(extra[position])
+        by_type.setdefault(rtype, []).append(doc)
+        versions.append(version)
+    return by_type, versions
 
 
 def _stamp(

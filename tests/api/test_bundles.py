@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from fhir_server.storage.repository import CREATE_CHUNK
 from tests.api.test_search import put
 
 MRN = "urn:oid:1.2.3.4"
@@ -101,6 +102,32 @@ async def test_a_failing_entry_rolls_everything_back(client: httpx.AsyncClient) 
     assert await ids(client, "Patient") == ["keep"]  # not deleted, nothing created
     assert await ids(client, "Observation") == []
     assert len((await client.get("Patient/keep/_history")).json()["entry"]) == 1
+
+
+async def test_a_large_transaction_is_stored_whole_or_not_at_all(
+    client: httpx.AsyncClient,
+) -> None:
+    """More creates than one stored chunk (CREATE_CHUNK): the later chunks are prepared while
+    the earlier are being written, and an invalid resource in the last chunk still leaves
+    nothing behind."""
+    count = 2 * CREATE_CHUNK + 50
+    entries = [post("urn:uuid:pat", {"resourceType": "Patient", "gender": "male"})]
+    entries += [post(f"urn:uuid:o{n}", observation("urn:uuid:pat")) for n in range(count)]
+    failing = [*entries, post("urn:uuid:bad", {"resourceType": "Patient", "gender": "mail"})]
+    answer = await send(client, transaction(*failing), 422)
+    assert f"entry[{count + 1}]" in answer["issue"][0]["diagnostics"]
+    assert await ids(client, "Patient") == []
+    assert (await client.get("Observation", params={"_summary": "count"})).json()["total"] == 0
+
+    answer = await send(client, transaction(*entries))
+    locations = [e["response"]["location"].split("/")[1] for e in answer["entry"]]
+    assert len(set(locations)) == count + 1
+    patient = locations[0]
+    total = await client.get("Observation", params={"subject": f"Patient/{patient}",
+                                                    "_summary": "count"})  # fmt: skip
+    assert total.json()["total"] == count
+    last = (await client.get(f"Observation/{locations[-1]}")).json()
+    assert last["subject"]["reference"] == f"Patient/{patient}"
 
 
 async def test_methods_run_in_the_spec_order(client: httpx.AsyncClient) -> None:
