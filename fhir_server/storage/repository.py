@@ -581,10 +581,13 @@ def _stamp(
     doc.update(sort_values(rtype, prepared.index))
     if patched:
         doc["patch"] = True
+    body = orjson.dumps(prepared.plain)
     if prepared.exact is not None:
         prepared.exact["meta"].update(stamp)
-        body = dumps(prepared.exact)
-        doc["raw"] = Binary(body)
-    else:
-        body = orjson.dumps(prepared.plain)
+        exact = dumps(prepared.exact)
+        # The exact copy only when the floats would not give the digits back (72.50, 1e2):
+        # 72.5 reads back as 72.5, and most decimals are written that way.
+        if exact != body:
+            doc["raw"] = Binary(exact)
+            body = exact
     return doc, Version(rtype, rid, version, now, False, body, patched)

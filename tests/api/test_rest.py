@@ -8,6 +8,8 @@ from email.utils import format_datetime
 
 import httpx
 import orjson
+import pytest
+from fastapi import FastAPI
 
 from tests.helpers import FHIR_JSON, patient
 
@@ -54,6 +56,27 @@ async def test_decimal_precision_survives_round_trip(client: httpx.AsyncClient) 
     assert b'"value":72.50' in read.content
     # Exponent forms come back as plain decimals with the same value.
     assert b'"low":{"value":10}' in read.content
+
+
+@pytest.mark.parametrize(
+    ("value", "exact_copy"), [(b"72.5", False), (b"0.25", False), (b"72.50", True), (b"1e2", True)]
+)
+async def test_an_exact_copy_is_kept_only_when_floats_lose_digits(
+    client: httpx.AsyncClient, app: FastAPI, value: bytes, exact_copy: bool
+) -> None:
+    body = b'{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueQuantity":'
+    body += b'{"value":' + value + b"}}"
+    response = await client.post("Observation", content=body, headers={"content-type": FHIR_JSON})
+    assert response.status_code == 201, response.text
+    rid = response.json()["id"]
+    stored = await app.state.services.repository.collections.db["Observation"].find_one(
+        {"_id": rid}
+    )
+    assert ("raw" in stored) is exact_copy
+    read = await client.get(f"Observation/{rid}")
+    printed = value if value != b"1e2" else b"1E+2"  # the same decimal, as Python writes it
+    assert b'"value":' + printed + b"}" in read.content
+    assert read.content == response.content
 
 
 async def test_update_creates_new_version_and_vread_keeps_old(client: httpx.AsyncClient) -> None:
