@@ -38,6 +38,7 @@ from ingestion.review import router as review_router
 from ingestion.scans.stored import StoredScans
 from ingestion.service import start_worker as start_ingest_worker
 from smart_auth.accounts.admin_api import admin_router
+from smart_auth.audit.journal import Journal
 from smart_auth.audit.middleware import AuditMiddleware
 from smart_auth.audit.trail import AuditTrail
 from smart_auth.enforce import authorize
@@ -132,7 +133,10 @@ def create_app(
         starting = asyncio.create_task(
             _start_auth(app, client[settings.database], settings, stop_starting)
         )
-        app.state.audit = AuditTrail(wired.repository)
+        # Each access is journaled before it is answered, and stored in the background; the
+        # journals of processes that ended are stored first.
+        app.state.audit = AuditTrail(wired.repository, Journal(settings.audit_journal_path))
+        app.state.audit.start()
         if settings.auth == "off":
             log.warning(
                 "AUTHORIZATION IS OFF (MEDREC_AUTH=off): anyone who can reach this server can "
@@ -166,6 +170,7 @@ def create_app(
             close_review_runner(app.state)
             if mllp is not None:
                 await mllp.close()
+            await app.state.audit.close()  # after the last request's event: stores them all
             loading.cancel()
             stop_starting.set()
             await starting  # at most one database call's timeout

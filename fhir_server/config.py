@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     login_lockout_s: int = Field(
         default=900, ge=1, description="How long a locked account stays locked."
     )
+    audit_journal_dir: Path | None = Field(
+        default=None,
+        description="Where each process journals its AuditEvents before answering, until they "
+        "are stored in the database. Unset: <data_dir>/audit-journal. Local to the machine; "
+        "a medrec starting on it stores what a process that ended left there.",
+    )
     # -- HL7 v2 feeds (ingestion/hl7v2) ----------------------------------------------------------
     hl7_mllp_enabled: bool = Field(
         default=False, description="Run the HL7 v2 MLLP listener inside `medrec serve`."
@@ -158,7 +164,6 @@ class Settings(BaseSettings):
     ingest_poll_s: float = Field(
         default=2.0, gt=0, description="How often an idle scan ingestion worker looks for jobs."
     )
-
     ingest_processes: int | None = Field(
         default=None,
         ge=1,
@@ -169,6 +174,12 @@ class Settings(BaseSettings):
     @property
     def ingest_path(self) -> Path:
         return self.ingest_dir if self.ingest_dir is not None else self.data_dir / "ingest"
+
+    @property
+    def audit_journal_path(self) -> Path:
+        if self.audit_journal_dir is not None:
+            return self.audit_journal_dir
+        return self.data_dir / "audit-journal"
 
     @property
     def export_path(self) -> Path:

@@ -40,8 +40,13 @@ def database_name(mongodb_uri: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(mongodb_uri: str, database_name: str) -> Settings:
-    return Settings(mongodb_uri=mongodb_uri, database=database_name, data_dir=Path("unused"))
+def settings(mongodb_uri: str, database_name: str, tmp_path: Path) -> Settings:
+    return Settings(
+        mongodb_uri=mongodb_uri,
+        database=database_name,
+        data_dir=Path("unused"),
+        audit_journal_dir=tmp_path / "audit-journal",
+    )
 
 
 @pytest.fixture
@@ -60,6 +65,7 @@ async def app(settings: Settings, request: pytest.FixtureRequest) -> AsyncIterat
 async def _check_audit_trail(application: FastAPI) -> None:
     """After every test: each FHIR request it made left an AuditEvent, and the chain of them
     is intact (the whole suite is the audit trail's test)."""
+    await asyncio.wait_for(application.state.audit.flush(), 60)  # stored in the background
     db = application.state.mongo[application.state.services.settings.database]
     verdict = await verify_chain(db)
     assert verdict.intact, f"audit chain broken at {verdict.broken_at}: {verdict.reason}"

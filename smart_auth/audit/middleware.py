@@ -1,9 +1,11 @@
 """Every FHIR request leaves an AuditEvent, refused and failed ones too. The response's last
-body chunk is held back until the event is committed: nobody receives patient data that is not
-on record as received."""
+body chunk is held back until the event is on record (journaled, see ``trail.py``): nobody
+receives patient data that is not on record as received. A request that reads AuditEvents first
+waits for the events recorded before it to be stored, so that it finds them."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -41,6 +43,8 @@ class AuditMiddleware:
             return
         state = scope["app"].state
         state.audited_requests = getattr(state, "audited_requests", 0) + 1
+        if _reads_audit(scope):
+            await _stored_so_far(getattr(state, "audit", None))
         status = 500
         recorded = False
         held: Message | None = None  # the response's start, until its body is audited
@@ -84,6 +88,18 @@ class AuditMiddleware:
             status = 500
             await record()
             raise
+
+
+def _reads_audit(scope: Scope) -> bool:
+    """AuditEvent in the URL: its search, read, history, ``_type``, ``_include``… (cheap, and
+    a false positive costs only a flush)."""
+    return "AuditEvent" in scope.get("path", "") or b"AuditEvent" in scope.get("query_string", b"")
+
+
+async def _stored_so_far(trail: AuditTrail | None) -> None:
+    if trail is not None:
+        with contextlib.suppress(RuntimeError):  # the database is away: the read will say so
+            await trail.flush()
 
 
 async def _unrecorded(send: Send) -> None:

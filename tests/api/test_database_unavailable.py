@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from fhir_server.app import create_app
@@ -9,10 +11,11 @@ from fhir_server.config import Settings
 from fhir_server.storage.embedded import free_port
 
 
-async def test_unreachable_database_is_503() -> None:
+async def test_unreachable_database_is_503(tmp_path: Path) -> None:
     settings = Settings(
         mongodb_uri=f"mongodb://127.0.0.1:{free_port()}/?directConnection=true",
         mongodb_timeout_ms=300,
+        data_dir=tmp_path,  # where the unstored AuditEvents are journaled
     )
     app = create_app(settings, create_indexes=False)
     async with app.router.lifespan_context(app):

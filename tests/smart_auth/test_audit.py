@@ -31,7 +31,7 @@ from tests.smart_auth.oauth_support import (
 
 async def _audit_of(client: httpx.AsyncClient, who: str) -> list[dict[str, object]]:
     response = await client.get(
-        "AuditEvent", params={"agent": who, "_count": "100", "_sort": "_lastUpdated"}
+        "AuditEvent", params={"agent": who, "_count": "100", "_sort": "date"}
     )
     assert response.status_code == 200, response.text
     return [entry["resource"] for entry in response.json().get("entry", [])]
@@ -95,9 +95,14 @@ async def db(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.audit_tampered
-async def test_verify_finds_the_first_tampered_event(client: httpx.AsyncClient, db) -> None:  # type: ignore[no-untyped-def]
+async def test_verify_finds_the_first_tampered_event(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    db,  # type: ignore[no-untyped-def]
+) -> None:
     for _ in range(5):
         assert (await client.get("Patient")).status_code == 200
+    await app.state.audit.flush()
     intact = await verify_chain(db)
     assert intact.intact and intact.checked >= 5
     # The record itself changed:
@@ -109,10 +114,15 @@ async def test_verify_finds_the_first_tampered_event(client: httpx.AsyncClient, 
 
 
 @pytest.mark.audit_tampered
-async def test_verify_finds_a_rewritten_chain_link(client: httpx.AsyncClient, db) -> None:  # type: ignore[no-untyped-def]
+async def test_verify_finds_a_rewritten_chain_link(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    db,  # type: ignore[no-untyped-def]
+) -> None:
     """Changing an event and its own stated hash consistently still breaks the next link."""
     for _ in range(3):
         assert (await client.get("Patient")).status_code == 200
+    await app.state.audit.flush()
     doc = await db["AuditEvent"].find_one({"seq": 2})
     event = doc["res"]
     event["outcome"] = "8"
@@ -147,12 +157,14 @@ async def _verify_cli(settings: Settings) -> tuple[int, str]:
 
 @pytest.mark.audit_tampered
 async def test_verify_finds_a_removed_event_and_the_cli_says_so(
+    app: FastAPI,
     client: httpx.AsyncClient,
     db,
     settings: Settings,  # type: ignore[no-untyped-def]
 ) -> None:
     for _ in range(4):
         assert (await client.get("Patient")).status_code == 200
+    await app.state.audit.flush()
     code, output = await _verify_cli(settings)
     assert code == 0, output
     assert "intact" in output
@@ -171,7 +183,7 @@ async def test_login_attempts_are_recorded(app: FastAPI, client: httpx.AsyncClie
     async with browser(app) as http:
         assert (await log_in(http, params, user.username, "wrong password!")).status_code == 401
         await log_in(http, params, user.username)
-    found = await client.get("AuditEvent", params={"type": "110114", "_sort": "_lastUpdated"})
+    found = await client.get("AuditEvent", params={"type": "110114", "_sort": "date"})
     events = [entry["resource"] for entry in found.json()["entry"]]
     assert [event["outcome"] for event in events] == ["4", "0"]
     assert events[0]["outcomeDesc"] == "wrong username or password"
