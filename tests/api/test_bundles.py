@@ -8,7 +8,6 @@ from typing import Any
 import httpx
 import pytest
 
-from fhir_server.storage.repository import CREATE_CHUNK
 from tests.api.test_search import put
 
 MRN = "urn:oid:1.2.3.4"
@@ -107,10 +106,9 @@ async def test_a_failing_entry_rolls_everything_back(client: httpx.AsyncClient) 
 async def test_a_large_transaction_is_stored_whole_or_not_at_all(
     client: httpx.AsyncClient,
 ) -> None:
-    """More creates than one stored chunk (CREATE_CHUNK): the later chunks are prepared while
-    the earlier are being written, and an invalid resource in the last chunk still leaves
-    nothing behind."""
-    count = 2 * CREATE_CHUNK + 50
+    """Hundreds of creates, one invalid at the end: nothing is left behind; without it, all
+    are stored and refer to the bundle's Patient."""
+    count = 450
     entries = [post("urn:uuid:pat", {"resourceType": "Patient", "gender": "male"})]
     entries += [post(f"urn:uuid:o{n}", observation("urn:uuid:pat")) for n in range(count)]
     failing = [*entries, post("urn:uuid:bad", {"resourceType": "Patient", "gender": "mail"})]
