@@ -4,7 +4,8 @@
 
 Runs COMMAND (``secantusd-py ...``) as its child and waits for it. When asked to stop (SIGTERM
 or SIGINT: medrec's orderly stop, or the kernel's parent-death signal when medrec is killed)
-it passes SIGTERM on, lets the database close cleanly for GRACE_S seconds, then kills it.
+it waits (at most IDLE_LIMIT_S) for the database to finish what it is doing, passes SIGTERM
+on, lets the database close cleanly for GRACE_S seconds, then kills it.
 
 Why not let the kernel signal the database directly: SecantusDB's SIGTERM handler could hang in
 its shutdown on a loaded machine (an orphan that outlived a killed medrec by more than 45 s,
@@ -26,6 +27,9 @@ import time
 from types import FrameType
 
 POLL_S = 0.2
+IDLE_WINDOW_S = 0.25
+IDLE_TICKS = 1  # CPU ticks (10 ms) per window that still count as idle
+IDLE_LIMIT_S = 5.0  # waited at most for that, before SIGTERM
 
 
 def set_parent_death_signal(signum: int) -> None:
@@ -61,6 +65,7 @@ def run(grace_s: float, command: list[str]) -> int:
 
 
 def _stop(database: subprocess.Popen[bytes], grace_s: float) -> int:
+    _wait_until_idle(database.pid, IDLE_LIMIT_S)
     database.send_signal(signal.SIGTERM)
     try:
         return database.wait(grace_s)
@@ -72,6 +77,31 @@ def _stop(database: subprocess.Popen[bytes], grace_s: float) -> int:
         )
         database.kill()
         return database.wait()
+
+
+def _wait_until_idle(pid: int, limit_s: float) -> None:
+    """Until the database has used (almost) no CPU for a moment, at most ``limit_s``: a
+    statement still running for a client that has gone must end before the shutdown aborts
+    the open transactions. SecantusDB's shutdown aborting a transaction while one of its
+    statements was still running left part of that uncommitted transaction on disk."""
+    deadline = time.monotonic() + limit_s
+    before = _cpu_ticks(pid)
+    while before is not None and time.monotonic() < deadline:
+        time.sleep(IDLE_WINDOW_S)
+        now = _cpu_ticks(pid)
+        if now is None or now - before <= IDLE_TICKS:
+            return
+        before = now
+
+
+def _cpu_ticks(pid: int) -> int | None:
+    """utime + stime of ``pid`` in clock ticks (Linux); None when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[11]) + int(fields[12])
 
 
 def main(argv: list[str]) -> int:

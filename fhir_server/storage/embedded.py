@@ -130,7 +130,7 @@ class EmbeddedDatabase:
             f"the embedded database did not answer within {self.startup_timeout:.0f} s"
         )
 
-    def stop(self, timeout: float = GUARD_GRACE_S + 5) -> None:
+    def stop(self, timeout: float = GUARD_GRACE_S + db_guard.IDLE_LIMIT_S + 5) -> None:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return

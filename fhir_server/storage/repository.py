@@ -6,6 +6,7 @@ Validation, compartment indexing and versioning happen here, once. MongoDB is on
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import Callable, Iterator, Sequence
@@ -39,6 +40,10 @@ from fhir_server.storage.versions import Version, instant, utc_now_ms, version_f
 JsonObject = dict[str, Any]
 # Retries of an update that lost a race and has no If-Match to fail on.
 MAX_WRITE_ATTEMPTS = 20
+# create_many: resources prepared while the previous chunk is being stored, and how often the
+# preparing lets the write in flight run (it needs the event loop to send its batch).
+CREATE_CHUNK = 200
+YIELD_EVERY = 16
 SERVER_META = ("versionId", "lastUpdated")
 # Server fields a reader never needs.
 # What a version needs of a stored document (an inclusion projection costs the embedded
@@ -254,18 +259,40 @@ class Repository:
     async def create_many(
         self, items: list[tuple[JsonObject, str, str]], *, session: AsyncClientSession
     ) -> list[Version]:
-        """New resources (resource, type, fresh id), each validated as ``create`` does, then
-        one ``insert_many`` per type: a transaction bundle's creates in a few round trips.
-        The first invalid one raises before anything is written.
+        """New resources (resource, type, fresh id), each validated as ``create`` does, in a
+        transaction (``session``): a transaction bundle's creates in a few round trips, one
+        ``insert_many`` per type and chunk. An invalid resource raises (and the transaction
+        is aborted).
 
-        Not pipelined (preparing the next chunk while one is stored): on the embedded
-        database a kill of medrec with a statement in flight then left part of the
-        uncommitted transaction behind (tests/e2e/test_transaction_crash.py, 2 runs in 3)."""
-        prepared = [
-            (self._prepare(resource, rtype, rid), rtype, rid) for resource, rtype, rid in items
-        ]
-        docs, versions = _stamped(prepared, utc_now_ms())
-        await self._store(docs, session)
+        Pipelined: while the database stores one chunk, the next is validated and indexed, so
+        the two processes work at once (a single bundle used to keep one of them idle). A
+        statement is thus nearly always in flight: on the embedded database a kill of medrec
+        then left part of the uncommitted transaction behind until its guard learnt to wait
+        for the database to go idle before stopping it (storage/db_guard.py)."""
+        now = utc_now_ms()
+        versions: list[Version] = []
+        storing: asyncio.Task[None] | None = None
+        try:
+            for start in range(0, len(items), CREATE_CHUNK):
+                prepared = []
+                for position, (resource, rtype, rid) in enumerate(
+                    items[start : start + CREATE_CHUNK]
+                ):
+                    prepared.append((self._prepare(resource, rtype, rid), rtype, rid))
+                    if storing is not None and position % YIELD_EVERY == 0:
+                        await asyncio.sleep(0)  # the write in flight gets on with sending
+                docs, chunk_versions = _stamped(prepared, now)
+                if storing is not None:
+                    await storing
+                storing = asyncio.ensure_future(self._store(docs, session))
+                versions.extend(chunk_versions)
+            if storing is not None:
+                await storing
+        finally:
+            # An error while preparing: the write in flight ends before the transaction does.
+            if storing is not None and not storing.done():
+                with contextlib.suppress(Exception):
+                    await storing
         return [self._changed(version) for version in versions]
 
     async def insert_trusted(

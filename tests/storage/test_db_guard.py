@@ -20,10 +20,16 @@ from pathlib import Path
 note = Path(sys.argv[1])
 def on_term(signum, frame):
     note.write_text("SIGTERM")
-    if sys.argv[2] == "exits":
+    Path(str(note) + ".at").write_text(repr(time.monotonic()))
+    if sys.argv[2] in ("exits", "busy"):
         sys.exit(0)
 signal.signal(signal.SIGTERM, on_term)
 Path(str(note) + ".pid").write_text(str(__import__("os").getpid()))
+if sys.argv[2] == "busy":  # a statement still running for a client that has gone
+    end = time.monotonic() + 1.5
+    while time.monotonic() < end:
+        pass
+    Path(str(note) + ".idle").write_text(repr(time.monotonic()))
 while True:
     time.sleep(0.05)
 """
@@ -59,6 +65,15 @@ def test_sigterm_is_passed_on_and_the_database_closes(tmp_path: Path) -> None:
     assert guard.wait(5) == 0  # the database's own exit code
     assert note.read_text() == "SIGTERM"
     assert not alive(pid)
+
+
+def test_a_busy_database_is_let_finish_before_it_is_stopped(tmp_path: Path) -> None:
+    command, note = stand_in(tmp_path, "busy")
+    guard = subprocess.Popen([*GUARD, "10", *command])
+    wait_for(Path(f"{note}.pid"))
+    guard.send_signal(signal.SIGTERM)
+    assert guard.wait(15) == 0
+    assert float(Path(f"{note}.at").read_text()) >= float(Path(f"{note}.idle").read_text())
 
 
 def test_a_database_that_does_not_close_is_killed_after_the_grace(tmp_path: Path) -> None:
