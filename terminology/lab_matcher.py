@@ -6,8 +6,9 @@ contract: a candidate at or above ``ACCEPT`` may be used without a human; anythi
 towards saying "not sure":
 
 1. exact: the normalized printed name is a name, abbreviation or LOINC display of the test;
-2. the same after undoing common OCR confusions (``Hemog1obin``, ``T5H``), or in another word
-   order (``Glucose, fasting``), or without specimen words (``Serum sodium``);
+2. the same after undoing common OCR confusions (``Hemog1obin``, ``T5H``, ``HbAic``,
+   ``HbAl1c``), or in another word order (``Glucose, fasting``), or without specimen words
+   (``Serum sodium``);
 3. a name with a parenthesised alias (``ALT (SGPT)``): both halves must agree;
 4. fuzzy (edit distance) on names of six letters or more, never on abbreviations (``MCH``,
    ``MCV`` and ``MCHC`` are one letter apart) nor across digits (``B1`` is not ``B12``), and
@@ -16,6 +17,10 @@ towards saying "not sure":
    little, an incompatible one halves it. It is what separates ``Glucose`` in mg/dL from
    ``Glucose`` in mmol/L (two LOINC codes);
 6. when the best two tests score within ``MARGIN`` of each other, neither is accepted.
+
+``isolated`` says whether a printed name is more than one edit away from every other test's
+names: the scan checks use it to tell a name one misread letter could turn into another test
+(``AST``, ``ALT``) from one it could not (``HbA1c``).
 """
 
 from __future__ import annotations
@@ -49,7 +54,14 @@ UNCONFIRMED = 0.8  # the most a fuzzy match gets without a unit the test is repo
 COMMENSURABLE_PENALTY = 0.1
 INCOMPATIBLE_FACTOR = 0.5
 
-_OCR = str.maketrans({"0": "o", "1": "l", "5": "s", "8": "b", "|": "l", "!": "l", "$": "s"})
+# The glyphs OCR takes for each other, folded to one: the "1" of HbA1c comes back as l, i, I
+# or t, and often as two of them (HbAl1c), hence runs of l folded to one.
+_OCR = str.maketrans(
+    {"0": "o", "1": "l", "i": "l", "t": "l", "5": "s", "8": "b", "|": "l", "!": "l", "$": "s"}
+)
+_RUN_OF_L = re.compile(r"l{2,}")
+ISOLATION = 1  # edits: ``isolated`` names are further than this from any other test's names
+ISOLATED_LENGTH = 5  # letters: shorter names have too many neighbours outside the catalogue
 # Words that may be dropped from a printed name: noise, and specimens, the latter only when the
 # test matched is on that specimen (B-Glucose is not the serum glucose of S-Glucose).
 _NOISE_WORDS = frozenset({"level", "lvl", "conc", "concentration", "value", "result", "test"})
@@ -143,6 +155,30 @@ class LabMatcher:
             ranked.sort(key=lambda c: (-c.confidence, c.code))
         return ranked[:limit]
 
+    def isolated(self, printed_name: str, code: str) -> bool:
+        """Whether ``printed_name`` (OCR-folded) is more than ``ISOLATION`` edits from every
+        name and abbreviation of the tests other than ``code`` and the tests sharing a name
+        with it (HbA1c in % and in mmol/mol: the unit tells those apart), and has at least
+        ``ISOLATED_LENGTH`` letters."""
+        key = fold(normalize(printed_name))
+        if sum(c.isalpha() for c in key) < ISOLATED_LENGTH:
+            return False
+        siblings = self._siblings(code)
+        return not any(
+            _distance(key, name, ISOLATION) <= ISOLATION
+            for name, hits in self._folded.items()
+            if any(hit.test.code not in siblings for hit in hits)
+        )
+
+    def _siblings(self, code: str) -> set[str]:
+        """``code`` and the tests that share a (folded) name or abbreviation with it."""
+        found = {code}
+        for hits in self._folded.values():
+            codes = {hit.test.code for hit in hits}
+            if code in codes:
+                found |= codes
+        return found
+
     # -- finding name hits ---------------------------------------------------------------------
 
     def _hits(self, printed: str) -> list[_Hit]:
@@ -235,12 +271,12 @@ def normalize(text: str) -> str:
 
 
 def fold(key: str) -> str:
-    """Undo OCR's digit-for-letter confusions inside words that have letters (1 -> l, 0 -> o,
-    5 -> s, 8 -> b; rn -> m), leaving numbers alone (25, 1.73)."""
+    """Undo OCR's confusions inside words that have letters (1, i, t -> l and a run of l -> l;
+    0 -> o, 5 -> s, 8 -> b; rn -> m), leaving numbers alone (25, 1.73)."""
     words = []
     for word in key.split():
         if any(c.isalpha() for c in word):
-            word = word.translate(_OCR).replace("rn", "m")
+            word = _RUN_OF_L.sub("l", word.translate(_OCR).replace("rn", "m"))
         words.append(word)
     return " ".join(words)
 

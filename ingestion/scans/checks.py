@@ -35,7 +35,7 @@ from ingestion.scans.extract.values import Measured, ReferenceRange
 from ingestion.scans.page import Barcode, CellReader
 from ingestion.scans.second_reading import confirm_row, range_contradicted
 from terminology.lab_catalogue import LabTest, lab_test
-from terminology.lab_matcher import match_lab_test
+from terminology.lab_matcher import default_matcher, match_lab_test
 
 T = TypeVar("T")
 Status = Literal["accepted", "review"]
@@ -52,6 +52,8 @@ RANGE_THRESHOLD = 0.60  # a misread bound changes the flag, not the value
 # row to review (a urea range 2.5-7.8 was once read 2.0-7.6 at 0.70-0.80).
 RANGE_CROSS_CHECK_BELOW = 0.80
 TERM_THRESHOLD = 0.50  # test name and unit: the matcher and the UCUM parser check them again
+# How a name must have matched for its OCR confidence not to matter (``_unmistakable``).
+UNMISTAKABLE_METHODS = frozenset({"exact", "abbreviation", "display", "ocr"})
 DOCUMENT_PREFIX = "MEDDOC:"
 REQUIRED = ("name", "birth_date", "mrn")
 
@@ -201,7 +203,11 @@ def check_row(row: LabRowFields, reread: CellReader | None = None) -> RowDecisio
             return dataclasses.replace(decision, status="review", reasons=reasons)
         return decision
     confirmed = confirm_row(
-        row, reread, value_threshold=VALUE_THRESHOLD, range_threshold=RANGE_THRESHOLD
+        row,
+        reread,
+        value_threshold=VALUE_THRESHOLD,
+        unit_threshold=TERM_THRESHOLD,
+        range_threshold=RANGE_THRESHOLD,
     )
     if confirmed is None:
         return decision
@@ -211,9 +217,10 @@ def check_row(row: LabRowFields, reread: CellReader | None = None) -> RowDecisio
 
 def _check_row(row: LabRowFields) -> RowDecision:
     reasons: list[str] = []
+    test, match_confidence, match_reasons = _matched(row)
     confidences = [row.test.confidence]
     fields: tuple[tuple[str, Field[Any] | None, float], ...] = (
-        ("test name", row.test, TERM_THRESHOLD),
+        ("test name", row.test, 0.0 if _unmistakable(row) else TERM_THRESHOLD),
         ("value", row.value, VALUE_THRESHOLD),
         ("unit", row.unit, TERM_THRESHOLD),
         ("reference range", row.range, RANGE_THRESHOLD),
@@ -228,7 +235,6 @@ def _check_row(row: LabRowFields) -> RowDecision:
         reasons.append("no recognised unit")
     if row.range is None:
         reasons.append("no readable reference range: the flag cannot be computed")
-    test, match_confidence, match_reasons = _matched(row)
     reasons += match_reasons
     confidence = min(min(confidences), match_confidence)
     if test is None or row.value is None or row.unit is None:
@@ -278,6 +284,25 @@ def _matched(row: LabRowFields) -> tuple[LabTest | None, float, list[str]]:
     if not best.accepted:
         return test, best.confidence, [f"test name match uncertain ({best.confidence:.2f})"]
     return test, best.confidence, []
+
+
+def _unmistakable(row: LabRowFields) -> bool:
+    """A test name whose OCR confidence does not matter: it matched a test as printed or with
+    OCR's usual confusions undone (not fuzzily), in a unit read with confidence that the test
+    is reported in, and no other test's name is within one edit of it: a misread letter could
+    not have made it another test. (Tesseract's confidence for ``HbA1c`` is low on most pages;
+    ``AST`` and ``ALT`` are one letter apart and keep the threshold.)"""
+    if row.unit is None or row.unit.confidence < TERM_THRESHOLD:
+        return False
+    candidates = match_lab_test(row.test.value, row.unit.text, limit=1)
+    best = candidates[0] if candidates else None
+    return (
+        best is not None
+        and best.accepted
+        and best.method in UNMISTAKABLE_METHODS
+        and best.unit_fit == "listed"
+        and default_matcher().isolated(row.test.value, best.code)
+    )
 
 
 def _value_reasons(

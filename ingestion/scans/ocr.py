@@ -23,7 +23,15 @@ import cv2
 import numpy as np
 import tesserocr
 
-from ingestion.scans.page import Box, OcrLine, OcrResult, OcrWord, Pixels, resized
+from ingestion.scans.page import (
+    NUMBER_CHARACTERS,
+    Box,
+    OcrLine,
+    OcrResult,
+    OcrWord,
+    Pixels,
+    resized,
+)
 
 # Where distributions put tessdata: Debian/Ubuntu (versioned), Fedora/Arch/Alpine, source
 # builds and Homebrew.
@@ -35,11 +43,11 @@ TESSDATA_CANDIDATES = (
 )
 BARCODE_MARGIN_IN = 0.05  # masked around each barcode box: its quiet zone and blur
 # A cell read again (``read_cell``): its box grown by this margin, enlarged by this factor, read
-# as one line of these characters only. Measured on the synthetic corpus (44 pages): ≈ 5 ms CPU
-# a cell; the two misread values that scored just below the threshold were read otherwise.
+# as one line of the characters asked for only. Measured on the synthetic corpus (44 pages):
+# ≈ 5 ms CPU a cell; the two misread values that scored just below the threshold were read
+# otherwise.
 CELL_MARGIN_IN = 0.02
 CELL_SCALE = 2.0
-CELL_CHARACTERS = "0123456789.,-<>"
 
 
 class TessdataNotFound(RuntimeError):
@@ -99,11 +107,19 @@ class Ocr:
         words, lines = self._recognize(image, dpi)
         return OcrResult(words, lines, functools.partial(self.read_cell, image, dpi=dpi))
 
-    def read_cell(self, image: Pixels, box: Box, *, dpi: float = 300) -> OcrResult | None:
+    def read_cell(
+        self,
+        image: Pixels,
+        box: Box,
+        characters: str = NUMBER_CHARACTERS,
+        *,
+        dpi: float = 300,
+    ) -> OcrResult | None:
         """A second, independent reading of one table cell: the region ``box`` (grown by
-        ``CELL_MARGIN_IN``) enlarged ``CELL_SCALE`` times and read as a single line of digits,
-        decimal separators, dashes and comparators (PSM 7). Words' boxes are in ``image``'s
-        pixels. None once this ``Ocr`` is closed, or for a box outside the image."""
+        ``CELL_MARGIN_IN``) enlarged ``CELL_SCALE`` times and read as a single line of
+        ``characters`` only (PSM 7; by default digits, decimal separators, dashes and
+        comparators). Words' boxes are in ``image``'s pixels. None once this ``Ocr`` is closed,
+        or for a box outside the image."""
         if not self._open:
             return None
         height, width = image.shape
@@ -114,7 +130,7 @@ class Ocr:
             return None
         crop = resized(image[top:bottom, left:right], CELL_SCALE, cv2.INTER_CUBIC)
         self._api.SetPageSegMode(tesserocr.PSM.SINGLE_LINE)
-        self._api.SetVariable("tessedit_char_whitelist", CELL_CHARACTERS)
+        self._api.SetVariable("tessedit_char_whitelist", characters)
         try:
             words, lines = self._recognize(crop, dpi * CELL_SCALE)
         finally:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 import cv2
 import numpy as np
@@ -125,8 +124,16 @@ class ColourMatch:
         return self.reason is None
 
 
-CellReader = Callable[[Box], "OcrResult | None"]
-"""A second, independent reading of one region of a page (None once it cannot be read)."""
+# What a second reading of a cell may read (``CellReader``): a number or range, or a unit.
+NUMBER_CHARACTERS = "0123456789.,-<>"
+UNIT_CHARACTERS = "0123456789/^*%.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZµ"
+
+
+class CellReader(Protocol):
+    """A second, independent reading of one region of a page as a single line of
+    ``characters`` only (None once the page cannot be read again)."""
+
+    def __call__(self, box: Box, characters: str = NUMBER_CHARACTERS) -> OcrResult | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,13 @@ import random
 import pytest
 
 from terminology.lab_catalogue import default_catalogue
-from terminology.lab_matcher import ACCEPT, _distance, best_match, match_lab_test
+from terminology.lab_matcher import (
+    ACCEPT,
+    _distance,
+    best_match,
+    default_matcher,
+    match_lab_test,
+)
 
 # (printed name, printed unit, the LOINC code a human would pick, or None: no safe answer)
 CASES: list[tuple[str, str | None, str | None]] = [
@@ -197,6 +203,28 @@ def test_candidates_explain_themselves() -> None:
     assert {c.code for c in tied[:2]} == {"2345-7", "14749-6"}
     assert all(not c.accepted and c.method.endswith("+ambiguous") for c in tied[:2])
     assert match_lab_test("Prolactin", "ng/mL") == []
+
+
+@pytest.mark.parametrize("printed", ["HbAic", "HbAtc", "HbAIc", "HbAl1c", "HbAi1c", "HbAt1c"])
+def test_the_1_of_hba1c_as_ocr_reads_it(printed: str) -> None:
+    # Tesseract's readings of "HbA1c" on the synthetic corpus: 1 as i, t, I, or split in two.
+    molar = best_match(printed, "mmol/mol")
+    assert molar is not None and (molar.code, molar.method) == ("59261-8", "ocr")
+    percent = best_match(printed, "%")
+    assert percent is not None and percent.code == "4548-4"
+
+
+def test_isolated_names_are_not_one_edit_from_another_test() -> None:
+    matcher = default_matcher()
+    assert matcher.isolated("HbA1c", "59261-8")  # its % sibling does not count: the unit decides
+    assert matcher.isolated("HbAic", "59261-8")
+    assert matcher.isolated("Potassium", "2823-3")
+    assert not matcher.isolated("WBC count", "6690-2")  # RBC count
+    assert not matcher.isolated("HDL cholesterol", "2085-9")  # LDL cholesterol
+    assert not matcher.isolated("Neutrophils %", "770-8")  # Neutrophils #
+    assert not matcher.isolated("Urea", "22664-7")  # Crea (creatinine)
+    assert not matcher.isolated("AST", "1920-8")  # ALT; and too short anyway
+    assert not matcher.isolated("TSH", "3016-3")  # short: FSH is not in the catalogue
 
 
 # OCR-style substitutions, deletions and swaps applied at random to every printed name: a check

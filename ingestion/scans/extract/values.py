@@ -31,9 +31,13 @@ _RANGE = re.compile(r"^(?P<low>" + _NUMBER + r")\s*(?:-|–|—|~|to)\s*(?P<high
 _BOUND = re.compile(r"^(?P<cmp><=|>=|<|>|≤|≥)\s*(?P<num>" + _NUMBER + r")$")
 _DIGITS = str.maketrans({"O": "0", "o": "0", "l": "1", "I": "1", "|": "1", "S": "5", "B": "8"})
 _SPLIT_NUMBER = re.compile(r"(?<=\d)\s*([.,])\s+(?=\d)|(?<=\d)\s+([.,])\s*(?=\d)|(?<=\d)(:)(?=\d)")
+# A count per volume as labs print it: x10^9/L, 10*12/L. OCR reads the caret as a letter, a
+# mark or a digit (10A9/L, 10%9/L, 1049/L), or drops it (109/L). Labs print the exponents 3, 6,
+# 9 and 12 only, so whatever stands between the 10 and one of them is the caret.
 _POWER = re.compile(
-    r"^[x×*]?\s*10\s*(?P<sep>[\^*]|[A°\"'’`]|)\s*(?P<exp>\d{1,2})\s*/\s*(?P<per>[A-Za-zµ]{1,3})$"
+    r"^[x×*]?10(?P<sep>\^|\*|[A°\"'’`“”%>47*^]{0,2})(?P<exp>12|3|6|9)/(?P<per>[A-Za-zµ]{1,3})$"
 )
+_TRAILING_MARKS = ",.;:'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +157,7 @@ def parse_range(text: str) -> Parsed[ReferenceRange] | None:
 
 def parse_unit(text: str) -> Parsed[str] | None:
     """The UCUM code of a printed unit: ``mmol/l`` → ``mmol/L``, ``x10^9/L`` → ``10*9/L``."""
-    cleaned = "".join(text.split())
+    cleaned = "".join(text.split()).rstrip(_TRAILING_MARKS)  # "mmol/L,": a speck after it
     if not cleaned:
         return None
     certainty = 1.0

@@ -137,6 +137,13 @@ def test_not_ranges(text: str) -> None:
         ("x10^12/L", "10*12/L", True),
         ("10A9/L", "10*9/L", False),  # the caret read as A
         ("10°9/L", "10*9/L", False),
+        ("10%9/L", "10*9/L", False),  # Tesseract's readings of 10^9/L on the synthetic corpus
+        ("1049/L", "10*9/L", False),  # not 10^49: labs print exponents 3, 6, 9 and 12
+        ("107 9/L", "10*9/L", False),
+        ("10*°9/L", "10*9/L", False),
+        ("109/L", "10*9/L", False),  # the caret lost
+        ("10412/L", "10*12/L", False),
+        ("mmol/L,", "mmol/L", True),  # a speck after the unit
         ("g/dL", "g/dL", True),
         ("umol/L", "umol/L", True),
         ("µmol/L", "umol/L", True),
@@ -150,7 +157,7 @@ def test_units(text: str, code: str, certain: bool) -> None:
     assert (parsed.certainty == 1.0) is certain
 
 
-@pytest.mark.parametrize("text", ["", "U/E", "banana"])
+@pytest.mark.parametrize("text", ["", "U/E", "banana", "10%7/L", "LO? O/L"])
 def test_not_units(text: str) -> None:
     assert parse_unit(text) is None
 

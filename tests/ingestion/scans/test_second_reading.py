@@ -1,8 +1,9 @@
-"""A second reading of a low-confidence value or range: confirmed when it agrees exactly, in
-review otherwise; and ``Ocr.read_cell`` on real pages."""
+"""A second reading of a low-confidence value, unit or range: confirmed when it agrees exactly,
+in review otherwise; and ``Ocr.read_cell`` on real pages."""
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 from ingestion.scans.checks import (
@@ -14,7 +15,14 @@ from ingestion.scans.checks import (
 )
 from ingestion.scans.extract import Field, Header, LabRowFields, Page, extract
 from ingestion.scans.ocr import Ocr
-from ingestion.scans.page import Box, CellReader, OcrResult, OcrWord
+from ingestion.scans.page import (
+    NUMBER_CHARACTERS,
+    UNIT_CHARACTERS,
+    Box,
+    CellReader,
+    OcrResult,
+    OcrWord,
+)
 from ingestion.scans.second_reading import CONFIRMED
 from tests.ingestion.scans.corpus import Processed
 from tests.ingestion.scans.test_checks import CODES, row
@@ -28,9 +36,11 @@ class Reading:
     def __init__(self, text: str, confidence: float = 96.0) -> None:
         self.text, self.confidence = text, confidence
         self.asked: list[Box] = []
+        self.characters: list[str] = []
 
-    def __call__(self, box: Box) -> OcrResult:
+    def __call__(self, box: Box, characters: str = NUMBER_CHARACTERS) -> OcrResult:
         self.asked.append(box)
+        self.characters.append(characters)
         words = tuple(OcrWord(part, self.confidence, box, 0) for part in self.text.split())
         return OcrResult(words, ())
 
@@ -85,7 +95,7 @@ def test_second_reading_must_parse_cleanly() -> None:
     for second in ("4.l", "4. 1", "", "4.1 4.1"):  # a repaired letter or point, nothing, junk
         assert check_row(low_value("4.1"), reading(second)).status == "review", second
 
-    closed: CellReader = lambda box: None  # noqa: E731  (an Ocr closed since)
+    closed: CellReader = lambda box, characters=NUMBER_CHARACTERS: None  # noqa: E731  (closed)
     assert check_row(low_value("4.1"), closed).status == "review"
 
 
@@ -109,6 +119,31 @@ def test_low_confidence_range_confirmed() -> None:
     assert check_row(fields).status == "review"
     assert check_row(fields, reading("3.5-5.1")).accepted
     assert check_row(fields, reading("3.0-5.1")).status == "review"
+
+
+def weak_unit(printed: str, confidence: float = 0.2) -> LabRowFields:
+    fields = row("Platelets", "272", "10^9/L", "150 - 400")
+    assert fields.unit is not None
+    return dataclasses.replace(fields, unit=Field(fields.unit.value, printed, confidence, CELL))
+
+
+def test_low_confidence_unit_confirmed_by_the_second_reading() -> None:
+    fields = weak_unit("10A9/L")  # Tesseract's confidence collapses on a misread caret
+    assert check_row(fields).status == "review"
+    reread = reading("10^9/L", 90.0)
+    decision = check_row(fields, reread)
+    assert decision.accepted, decision.reasons
+    assert reread.characters == [UNIT_CHARACTERS]  # read as a unit, not as digits
+    assert decision.row.unit is not None and CONFIRMED in decision.row.unit.notes
+    # A repaired caret is the same unit, its confidence counting for 0.9 of its own: 0.2 and
+    # 0.55 * 0.9 make 0.596.
+    assert check_row(fields, reading("10%9/L", 55.0)).accepted
+    assert check_row(fields, reading("10%9/L", 30.0)).status == "review"  # 0.416
+
+
+def test_a_second_reading_of_another_unit_goes_to_review() -> None:
+    for second in ("10^6/L", "10^12/L", "g/L", "", "LO? O/L"):
+        assert check_row(weak_unit("10A9/L"), reading(second)).status == "review", second
 
 
 def test_confident_rows_are_not_read_again() -> None:
