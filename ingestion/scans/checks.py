@@ -274,7 +274,7 @@ def lab_result(
 
 
 def _matched(row: LabRowFields) -> tuple[LabTest | None, float, list[str]]:
-    candidates = match_lab_test(row.test.value, row.unit.text if row.unit else None, limit=2)
+    candidates = match_lab_test(row.test.value, row.unit.value if row.unit else None, limit=2)
     if not candidates:
         return None, 0.0, ["test name not recognised"]
     best = candidates[0]
@@ -294,7 +294,7 @@ def _unmistakable(row: LabRowFields) -> bool:
     ``AST`` and ``ALT`` are one letter apart and keep the threshold.)"""
     if row.unit is None or row.unit.confidence < TERM_THRESHOLD:
         return False
-    candidates = match_lab_test(row.test.value, row.unit.text, limit=1)
+    candidates = match_lab_test(row.test.value, row.unit.value, limit=1)
     best = candidates[0] if candidates else None
     return (
         best is not None

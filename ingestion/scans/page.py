@@ -125,7 +125,7 @@ class ColourMatch:
 
 
 # What a second reading of a cell may read (``CellReader``): a number or range, or a unit.
-NUMBER_CHARACTERS = "0123456789.,-<>"
+NUMBER_CHARACTERS = "0123456789.,-–—<> "  # en and em dashes: Tesseract reads ranges with them
 UNIT_CHARACTERS = "0123456789/^*%.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZµ"
 
 
