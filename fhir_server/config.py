@@ -170,6 +170,12 @@ class Settings(BaseSettings):
         description="Worker processes that read scanned pages (one Tesseract each) for a scan "
         "ingestion worker or `medrec ingest`. Unset: one per core this process may use.",
     )
+    ingest_page_timeout_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a file being read may go without a page coming back before its "
+        "reader processes are deemed hung and stopped (the job's attempt fails and is retried).",
+    )
 
     @property
     def ingest_path(self) -> Path:

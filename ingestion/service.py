@@ -22,7 +22,9 @@ async def open_runner(
     key = await asyncio.to_thread(load_key, settings.scan_key, settings.data_dir)
     committer = Committer(repository, codes, ScanVault(db, key))
     references = await load_references(db)  # `medrec calibrate` sets them; read at start
-    pages = PagePool(settings.ingest_processes, references)  # its processes start with a file
+    pages = PagePool(  # its processes start with the first file
+        settings.ingest_processes, references, page_timeout_s=settings.ingest_page_timeout_s
+    )
     return JobRunner(IngestJobs(db), committer, pages)
 
 

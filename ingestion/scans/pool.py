@@ -13,8 +13,12 @@ whole file would copy it once per page. The reading is the serial ``Pipeline.rea
 same pages in the same order, same ``PageFailure``s and whole-file errors.
 
 A worker that dies (killed, a crash in a native library) breaks the pool: the file's reading
-raises ``BrokenProcessPool`` and the next reading starts a new pool. ``close()`` stops the
-workers at once; a reading in progress then raises ``PoolClosed``.
+raises ``BrokenProcessPool`` and the next reading starts a new pool. A worker that hangs (a
+native library looping on a malformed page) would hold the file forever: when no page of the
+file has come back for ``page_timeout_s``, the pool's workers are stopped, the reading raises
+``PageTimeout`` and the next one starts a new pool. Either way the job's attempt fails and is
+retried, up to its attempts (``jobs.py``). ``close()`` stops the workers at once; a reading in
+progress then raises ``PoolClosed``.
 """
 
 from __future__ import annotations
@@ -40,10 +44,17 @@ from terminology.lab_matcher import default_matcher
 
 Examined = tuple[int, PageFindings | PageFailure]  # (the worker's pid, what it found)
 Pending = PageFailure | tuple[PageImage, "Future[Examined]"]
+# A page takes about a second of CPU (a 100-megapixel one, the most a page may have, about 30);
+# a file's pages queue behind other files' on the same workers.
+PAGE_TIMEOUT_S = 300.0
 
 
 class PoolClosed(RuntimeError):
     """The pool was closed before the file was read."""
+
+
+class PageTimeout(RuntimeError):
+    """No page of the file came back in time: a worker hangs. The pool's workers were stopped."""
 
 
 def new_pipeline(references: Mapping[str, Lab] = DEFAULT_REFERENCES) -> Pipeline:
@@ -69,8 +80,10 @@ class PagePool:
         references: Mapping[str, Lab] = DEFAULT_REFERENCES,
         *,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        page_timeout_s: float = PAGE_TIMEOUT_S,
     ) -> None:
         self.processes = processes or default_processes()
+        self.page_timeout_s = page_timeout_s
         self.references = dict(references)  # plain and picklable, for the workers' start
         self.max_pixels = max_pixels
         self.pages_read: Counter[int] = Counter()  # worker pid → pages it read
@@ -103,7 +116,7 @@ class PagePool:
         except ScanError as error:
             return FileReading(None, (), str(error))
         try:
-            return FileReading(kind, tuple(self._collect(item) for item in pending))
+            return FileReading(kind, tuple(self._collect(workers, item) for item in pending))
         except BaseException:
             for item in pending:  # of no use now
                 if isinstance(item, tuple):
@@ -160,11 +173,20 @@ class PagePool:
         except RuntimeError:  # "cannot schedule new futures after shutdown": close()
             raise PoolClosed from None
 
-    def _collect(self, item: Pending) -> PageReading | PageFailure:
+    def _collect(self, workers: ProcessPoolExecutor, item: Pending) -> PageReading | PageFailure:
+        """The next page's reading, waiting at most ``page_timeout_s`` after the previous one:
+        pages come back about in order, so that is how long no worker made progress on it."""
         if isinstance(item, PageFailure):
             return item
         image, future = item
-        pid, found = future.result()
+        try:
+            pid, found = future.result(timeout=self.page_timeout_s)
+        except TimeoutError:
+            _stop(workers, kill=True)  # the hung worker and the others: a new pool comes next
+            self._forget(workers)
+            raise PageTimeout(
+                f"page {image.index + 1} was not read within {self.page_timeout_s:g} s"
+            ) from None
         with self._lock:  # files read at once count here together
             self.pages_read[pid] += 1
         return found if isinstance(found, PageFailure) else found.reading(image)
@@ -178,11 +200,15 @@ class PagePool:
         broken.shutdown(wait=False, cancel_futures=True)
 
 
-def _stop(workers: ProcessPoolExecutor) -> None:
-    processes = list(workers._processes.values())
+def _stop(workers: ProcessPoolExecutor, *, kill: bool = False) -> None:
+    """``kill``: SIGKILL, for workers that may not be running code (a hung or stopped one)."""
+    processes = list((workers._processes or {}).values())
     workers.shutdown(wait=False, cancel_futures=True)
     for process in processes:  # a page takes seconds: not waited for
-        process.terminate()
+        if kill:
+            process.kill()
+        else:
+            process.terminate()
 
 
 # The worker's side: one pipeline per process, made once by the pool's initializer.

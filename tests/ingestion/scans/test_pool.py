@@ -18,7 +18,7 @@ import pytest
 from ingestion.scans import synthetic
 from ingestion.scans.ocr import Ocr
 from ingestion.scans.pipeline import FileReading, PageFailure, PageReading, Pipeline
-from ingestion.scans.pool import PagePool, PoolClosed
+from ingestion.scans.pool import PagePool, PageTimeout, PoolClosed
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +130,24 @@ def test_a_killed_worker_breaks_the_file_not_the_pool(
     again = page_pool.read_file(one_page)  # a new pool
     assert [isinstance(p, PageReading) for p in again.pages] == [True]
     assert victim not in page_pool.pids
+
+
+def test_a_hung_worker_is_stopped_and_the_file_fails_in_time(one_page: bytes) -> None:
+    pool = PagePool(1, page_timeout_s=2.0)
+    try:
+        pool.read_file(one_page)  # started
+        [hung] = pool.pids
+        os.kill(hung, signal.SIGSTOP)  # alive, and never answers
+        started = time.monotonic()
+        with pytest.raises(PageTimeout, match="page 1 was not read within 2 s"):
+            pool.read_file(one_page)
+        assert time.monotonic() - started < 10
+        wait_for(lambda: not running(hung), 10)  # killed, not left behind
+        again = pool.read_file(one_page)  # a new pool
+        assert [isinstance(p, PageReading) for p in again.pages] == [True]
+        assert hung not in pool.pids
+    finally:
+        pool.close()
 
 
 def test_close_stops_the_workers_at_once(batch: synthetic.SyntheticBatch) -> None:
