@@ -176,7 +176,8 @@ class Review:
         subject = task.get("for", {}).get("reference")
         if subject is None:
             raise Unprocessable("The document of this value has no patient yet")
-        checked = check_value(_lab_value(inputs(task), correction))
+        typed = [name for name in ("value", "range") if getattr(correction, name) is not None]
+        checked = check_value(_lab_value(inputs(task), correction), typed)
         if checked.reasons and not correction.override:
             issues = [Issue("business-rule", reason) for reason in checked.reasons]
             raise Unprocessable("The value fails the checks (send override to keep it)", issues)

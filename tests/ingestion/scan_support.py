@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from typing import Any
 
 from fhir_server.storage.repository import Repository
@@ -12,11 +13,18 @@ from ingestion.scans.patient import MRN_SYSTEM
 MRN = "55515067"
 
 
-def lab_page(seed: int = 11, mrn: str = MRN) -> synthetic.SyntheticPage:
-    """A clean lab report page (PNG) in green, for patient ``mrn``."""
-    clean = synthetic.Degradation("clean", jpeg_quality=None)
-    spec = synthetic.PageSpec(seed=seed, colour="green", degradation=clean, mrn=mrn)
+def lab_page(seed: int = 11, mrn: str = MRN, preset: str = "clean") -> synthetic.SyntheticPage:
+    """A lab report page in green, for patient ``mrn``; ``preset``: its degradation (clean: a
+    PNG, every lab row of which is committed automatically)."""
+    degradation = synthetic.degradation(preset, random.Random(seed))
+    spec = synthetic.PageSpec(seed=seed, colour="green", degradation=degradation, mrn=mrn)
     return synthetic.page(spec)
+
+
+def lab_page_with_review() -> synthetic.SyntheticPage:
+    """A noisy lab page: its header and eleven of its twelve lab rows are read with certainty,
+    one unit is not (a review Task)."""
+    return lab_page(11, preset="noisy")
 
 
 def sha256(data: bytes) -> str:

@@ -21,14 +21,14 @@ from ingestion.scans.ocr import Ocr
 from ingestion.scans.pipeline import FileReading, Pipeline
 from ingestion.scans.synthetic import SyntheticPage
 from ingestion.scans.vault import BLOB_EXTENSION, COLLECTION, ScanKeyError, ScanVault, load_key
-from tests.ingestion.scan_support import add_patient, lab_page, sha256
+from tests.ingestion.scan_support import add_patient, lab_page_with_review, sha256
 
 Db = AsyncDatabase[dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
 def lab(ocr: Ocr) -> tuple[SyntheticPage, FileReading]:
-    page = lab_page()
+    page = lab_page_with_review()
     return page, Pipeline(ocr).read_file(page.data)
 
 
@@ -84,7 +84,7 @@ async def test_a_lab_page_becomes_fhir(
     assert reference["subject"] == {"reference": f"Patient/{patient}"}
     scan, text = (content["attachment"] for content in reference["content"])
     sha1 = base64.b64encode(hashlib.sha1(page.data).digest()).decode()  # noqa: S324
-    assert scan == scan | {"contentType": "image/png", "size": len(page.data), "hash": sha1}
+    assert scan == scan | {"contentType": page.media_type, "size": len(page.data), "hash": sha1}
     assert scan["url"] == f"Binary/{binary_id}"
     assert text["contentType"] == "text/plain"
     assert "LABORATORY REPORT" in base64.b64decode(text["data"]).decode()

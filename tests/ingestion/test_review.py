@@ -29,7 +29,7 @@ from ingestion.scans.synthetic import SyntheticPage
 from ingestion.scans.vault import ScanVault
 from smart_auth.tokens import Grant
 from tests.conftest import ADMIN, bearer
-from tests.ingestion.scan_support import add_patient, lab_page, sha256
+from tests.ingestion.scan_support import add_patient, lab_page_with_review, sha256
 
 SERVER = "http://testserver"
 QUEUE = "/ingest/review"
@@ -39,7 +39,7 @@ PATIENT = Grant(subject="p1", client_id="portal", scope="patient/*.*", role="pat
 
 @pytest.fixture(scope="module")
 def lab(ocr: Ocr) -> tuple[SyntheticPage, FileReading]:
-    page = lab_page()
+    page = lab_page_with_review()
     return page, Pipeline(ocr).read_file(page.data)
 
 
@@ -115,8 +115,15 @@ def given(task: dict[str, Any], kind: str) -> Any:
 
 
 def only_unsure(tasks: list[dict[str, Any]]) -> dict[str, Any]:
-    """A value that passed every check and was only below the (raised) confidence threshold."""
-    return next(t for t in tasks if t["reasonCode"]["text"].startswith("value confidence"))
+    """A value that passed every check and was only below the (raised) confidence threshold:
+    the potassium's (its value times 1000 is implausible; TSH's 0.51 would not be, and the
+    queue's order among Tasks written together is their ids')."""
+    return next(
+        t
+        for t in tasks
+        if t["reasonCode"]["text"].startswith("value confidence")
+        and given(t, "printed test") == "Potassium"
+    )
 
 
 async def test_the_queue_lists_and_accepting_writes_the_value(

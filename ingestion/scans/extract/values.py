@@ -29,7 +29,16 @@ _VALUE = re.compile(
 )
 _RANGE = re.compile(r"^(?P<low>" + _NUMBER + r")\s*(?:-|–|—|~|to)\s*(?P<high>" + _NUMBER + r")$")
 _BOUND = re.compile(r"^(?P<cmp><=|>=|<|>|≤|≥)\s*(?P<num>" + _NUMBER + r")$")
-_DIGITS = str.maketrans({"O": "0", "o": "0", "l": "1", "I": "1", "|": "1", "S": "5", "B": "8"})
+_DIGITS = str.maketrans(
+    {"O": "0", "o": "0", "l": "1", "I": "1", "|": "1", "S": "5", "B": "8", "A": "4"}
+)
+_TRAILING_MARK = re.compile(r"(?<=\d)[.,]$")  # "3.7.": a speck after the number
+# OCR's misreadings inside a printed range: a colon for a decimal point ("3:5"), an equals
+# sign for its dash ("3.5 = 5.1").
+_RANGE_REPAIRS = (
+    (re.compile(r"(?<=\d):(?=\d)"), "."),
+    (re.compile(r"(?<=\d)\s*=\s*(?=\d)"), " - "),
+)
 _SPLIT_NUMBER = re.compile(r"(?<=\d)\s*([.,])\s+(?=\d)|(?<=\d)\s+([.,])\s*(?=\d)|(?<=\d)(:)(?=\d)")
 # A count per volume as labs print it: x10^9/L, 10*12/L. OCR reads the caret as a letter, a
 # mark or a digit (10A9/L, 10%9/L, 1049/L), or drops it (109/L). Labs print the exponents 3, 6,
@@ -79,9 +88,14 @@ class Parsed(Generic[T]):
 
 
 def parse_number(text: str) -> Parsed[Number] | None:
-    """``3.7``, ``5,2``, ``140``; ``3. 7`` and ``3.O`` repaired at a lower certainty."""
+    """``3.7``, ``5,2``, ``140``; ``3. 7``, ``3.O``, ``Al`` (41) and ``3.7.`` repaired at a
+    lower certainty: a repaired number is committed only once a clean second reading agrees
+    (``second_reading.py``)."""
     certainty, notes = 1.0, []
     cleaned = text.strip()
+    if _TRAILING_MARK.search(cleaned):
+        cleaned, certainty = cleaned[:-1], OCR_REPAIRED
+        notes.append("a mark after the number ignored")
     joined = _SPLIT_NUMBER.sub(lambda m: "." if m[3] else m[1] or m[2], cleaned)
     if joined != cleaned:
         cleaned, certainty = joined, OCR_REPAIRED
@@ -89,12 +103,10 @@ def parse_number(text: str) -> Parsed[Number] | None:
     if not re.fullmatch(r"[+-]?[\d.,]+", cleaned):
         repaired = cleaned.translate(_DIGITS)
         numeric = sum(c.isdigit() or c in ".," for c in cleaned)
-        if (
-            repaired == cleaned
-            or not any(c.isdigit() for c in cleaned)
-            or numeric * 2 < len(cleaned)
-        ):
+        if repaired == cleaned or not re.fullmatch(r"[+-]?[\d.,]+", repaired):
             return None
+        if numeric == 0 and len(cleaned) < 2:
+            return None  # a lone letter is no number ("A" is also a flag)
         cleaned, certainty = repaired, certainty * OCR_REPAIRED
         notes.append("letters read as digits")
     if not re.fullmatch(_NUMBER, cleaned):
@@ -135,14 +147,22 @@ def parse_value(text: str) -> Parsed[Measured] | None:
 
 
 def parse_range(text: str) -> Parsed[ReferenceRange] | None:
-    """``3.5 - 5.0``, ``3.5-5.0``, ``3.5 to 5.0``, ``< 200``, ``> 60``."""
+    """``3.5 - 5.0``, ``3.5-5.0``, ``3.5 to 5.0``, ``< 200``, ``> 60``; ``3:5 = 5.1`` repaired
+    at a lower certainty."""
     cleaned = " ".join(text.split())
+    repaired = cleaned
+    for pattern, replacement in _RANGE_REPAIRS:
+        repaired = pattern.sub(replacement, repaired)
+    repairs: tuple[str, ...] = ()
+    if repaired != cleaned:
+        cleaned, repairs = repaired, ("range repaired",)
     if match := _RANGE.match(cleaned):
         low, high = parse_number(match["low"]), parse_number(match["high"])
         if low is None or high is None:
             return None
-        certainty = min(low.certainty, high.certainty)
-        return Parsed(ReferenceRange(low.value, high.value), certainty, low.notes + high.notes)
+        certainty = min(low.certainty, high.certainty) * (OCR_REPAIRED if repairs else 1.0)
+        notes = low.notes + high.notes + repairs
+        return Parsed(ReferenceRange(low.value, high.value), certainty, notes)
     if match := _BOUND.match(cleaned):
         bound = parse_number(match["num"])
         if bound is None:

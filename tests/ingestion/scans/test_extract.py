@@ -10,7 +10,13 @@ import pytest
 
 from ingestion.scans.extract import extract
 from ingestion.scans.extract.dates import AMBIGUOUS, parse_date
-from ingestion.scans.extract.values import parse_range, parse_unit, parse_value
+from ingestion.scans.extract.values import (
+    Number,
+    ReferenceRange,
+    parse_range,
+    parse_unit,
+    parse_value,
+)
 from ingestion.scans.page import OcrResult
 from terminology import ucum
 from tests.ingestion.scans.corpus import Processed
@@ -79,6 +85,11 @@ def test_not_dates(text: str) -> None:
         ("3.O", "3.0", 1, None, None, False),  # O read for 0
         ("5,2", "5.2", 1, None, None, False),  # decimal comma
         ("1,200", "1.200", 3, None, None, False),  # thousands or decimals: unsure
+        # Tesseract's readings of the synthetic corpus: a 4 read as A, ones as l, a speck.
+        ("Al", "41", 0, None, None, False),
+        ("A.5", "4.5", 1, None, None, False),
+        ("lll", "111", 0, None, None, False),
+        ("3.7.", "3.7", 1, None, None, False),
     ],
 )
 def test_values(
@@ -93,7 +104,7 @@ def test_values(
     assert (parsed.certainty == 1.0) is certain
 
 
-@pytest.mark.parametrize("text", ["", "abc", "Bel", "a2", "-", "H"])
+@pytest.mark.parametrize("text", ["", "abc", "Bel", "a2", "-", "H", "A", "l", "LS", "ao"])
 def test_not_values(text: str) -> None:
     assert parse_value(text) is None
 
@@ -119,6 +130,15 @@ def test_ranges(text: str, low: str | None, high: str | None, decimals: int) -> 
     assert (reference.low.value if reference.low else None) == (Decimal(low) if low else None)
     assert (reference.high.value if reference.high else None) == (Decimal(high) if high else None)
     assert reference.decimals == decimals
+
+
+def test_a_range_ocr_misread_is_repaired_at_a_lower_certainty() -> None:
+    for text in ("3:5 = 5.1", "3.5=5.1", "3:5 - 5:1"):  # a colon for the point, = for the dash
+        parsed = parse_range(text)
+        assert parsed is not None, text
+        expected = ReferenceRange(Number(Decimal("3.5"), 1), Number(Decimal("5.1"), 1))
+        assert parsed.value == expected
+        assert parsed.certainty < 1.0 and "range repaired" in parsed.notes
 
 
 @pytest.mark.parametrize("text", ["", "normal", "3.5", "3.5 - ", "2.52 7:8"])
