@@ -82,8 +82,10 @@ def _stop(database: subprocess.Popen[bytes], grace_s: float) -> int:
 def _wait_until_idle(pid: int, limit_s: float) -> None:
     """Until the database has used (almost) no CPU for a moment, at most ``limit_s``: a
     statement still running for a client that has gone must end before the shutdown aborts
-    the open transactions. SecantusDB's shutdown aborting a transaction while one of its
-    statements was still running left part of that uncommitted transaction on disk."""
+    the open transactions. (This was added when a crash test found part of a killed medrec's
+    transaction on disk; re-examined, that transaction had most likely committed just before
+    the kill: the test now kills while the database is still writing. The wait costs at most
+    IDLE_LIMIT_S at a stop and is kept.)"""
     deadline = time.monotonic() + limit_s
     before = _cpu_ticks(pid)
     while before is not None and time.monotonic() < deadline:

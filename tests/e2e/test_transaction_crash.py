@@ -3,6 +3,7 @@ transaction's resources exist (one MongoDB transaction, never committed)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -12,10 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.server import start_server, stop_server
+from tests.e2e.server import database_processes, start_server, stop_server
 
 pytestmark = pytest.mark.slow
-ENTRIES = 4000
+# The most a transaction may have (MEDREC_MAX_BUNDLE_ENTRIES): ≈ 6 s of writing on a fast
+# machine. 4,000 entries used to be "far longer" than the kill's delay; since creates are
+# pipelined they commit in ≈ 2.5 s, and the test killed a medrec that had just committed.
+ENTRIES = 10_000
+DATABASE_WORK_S = 0.3  # database CPU since the POST: the transaction's writes are under way
 TAG = {"system": "urn:medrec:test", "code": "crash-transaction"}
 
 
@@ -40,6 +45,15 @@ def _bundle() -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
 
 
+def database_cpu_s(data_dir: Path) -> float:
+    """CPU seconds the embedded database of ``data_dir`` has used (Linux /proc)."""
+    ticks = 0
+    for database in database_processes(data_dir):
+        fields = Path(f"/proc/{database.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def test_kill_9_mid_transaction_leaves_nothing(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     server = start_server(data_dir)
@@ -52,9 +66,12 @@ def test_kill_9_mid_transaction_leaves_nothing(tmp_path: Path) -> None:
         except httpx.TransportError as error:  # the server died under the request
             outcome["error"] = type(error).__name__
 
+    before = database_cpu_s(data_dir)
     sender = threading.Thread(target=post)
     sender.start()
-    time.sleep(2.5)  # well into it: 4,000 entries take far longer, even as a batch
+    deadline = time.monotonic() + 60
+    while database_cpu_s(data_dir) - before < DATABASE_WORK_S and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert "status" not in outcome, "the transaction finished before the kill: make it larger"
     assert stop_server(server, signal.SIGKILL) == -signal.SIGKILL
     sender.join(30)

@@ -133,9 +133,10 @@ def test_a_killed_worker_breaks_the_file_not_the_pool(
 
 
 def test_a_hung_worker_is_stopped_and_the_file_fails_in_time(one_page: bytes) -> None:
-    pool = PagePool(1, page_timeout_s=2.0)
+    pool = PagePool(1)
     try:
-        pool.read_file(one_page)  # started
+        pool.read_file(one_page)  # started (a worker's start counts in its first page's time)
+        pool.page_timeout_s = 2.0
         [hung] = pool.pids
         os.kill(hung, signal.SIGSTOP)  # alive, and never answers
         started = time.monotonic()
