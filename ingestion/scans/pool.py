@@ -47,6 +47,9 @@ Pending = PageFailure | tuple[PageImage, "Future[Examined]"]
 # A page takes about a second of CPU (a 100-megapixel one, the most a page may have, about 30);
 # a file's pages queue behind other files' on the same workers.
 PAGE_TIMEOUT_S = 300.0
+# Added to the first page a new pool returns: its workers' start (spawn, imports, Tesseract's
+# model: 2.4 s measured, more on a loaded machine) is not a hang.
+WORKER_START_S = 60.0
 
 
 class PoolClosed(RuntimeError):
@@ -89,6 +92,7 @@ class PagePool:
         self.pages_read: Counter[int] = Counter()  # worker pid → pages it read
         self._lock = threading.Lock()
         self._workers: ProcessPoolExecutor | None = None
+        self._proven: ProcessPoolExecutor | None = None  # the pool that has returned a page
         self._closed = False
         # PDFium keeps process-wide state: every file is opened and rasterized on this thread.
         self._rasterizer = ThreadPoolExecutor(1, thread_name_prefix="medrec-rasterize")
@@ -174,13 +178,17 @@ class PagePool:
             raise PoolClosed from None
 
     def _collect(self, workers: ProcessPoolExecutor, item: Pending) -> PageReading | PageFailure:
-        """The next page's reading, waiting at most ``page_timeout_s`` after the previous one:
-        pages come back about in order, so that is how long no worker made progress on it."""
+        """The next page's reading, waiting at most ``page_timeout_s`` after the previous one
+        (pages come back about in order, so that is how long no worker made progress on it),
+        plus ``WORKER_START_S`` until the pool has returned a page."""
         if isinstance(item, PageFailure):
             return item
         image, future = item
+        timeout = self.page_timeout_s
+        if workers is not self._proven:
+            timeout += WORKER_START_S
         try:
-            pid, found = future.result(timeout=self.page_timeout_s)
+            pid, found = future.result(timeout=timeout)
         except TimeoutError:
             _stop(workers, kill=True)  # the hung worker and the others: a new pool comes next
             self._forget(workers)
@@ -189,6 +197,7 @@ class PagePool:
             ) from None
         with self._lock:  # files read at once count here together
             self.pages_read[pid] += 1
+            self._proven = workers
         return found if isinstance(found, PageFailure) else found.reading(image)
 
     def _forget(self, broken: ProcessPoolExecutor) -> None:

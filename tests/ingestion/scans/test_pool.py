@@ -133,10 +133,9 @@ def test_a_killed_worker_breaks_the_file_not_the_pool(
 
 
 def test_a_hung_worker_is_stopped_and_the_file_fails_in_time(one_page: bytes) -> None:
-    pool = PagePool(1)
+    pool = PagePool(1, page_timeout_s=2.0)  # plus WORKER_START_S for a new pool's first page
     try:
-        pool.read_file(one_page)  # started (a worker's start counts in its first page's time)
-        pool.page_timeout_s = 2.0
+        pool.read_file(one_page)  # started
         [hung] = pool.pids
         os.kill(hung, signal.SIGSTOP)  # alive, and never answers
         started = time.monotonic()
