@@ -35,7 +35,7 @@ from ingestion.scans.extract.values import Measured, ReferenceRange
 from ingestion.scans.page import Barcode, CellReader
 from ingestion.scans.second_reading import confirm_row, range_contradicted
 from terminology.lab_catalogue import LabTest, lab_test
-from terminology.lab_matcher import default_matcher, match_lab_test
+from terminology.lab_matcher import Candidate, default_matcher, match_lab_test
 
 T = TypeVar("T")
 Status = Literal["accepted", "review"]
@@ -217,10 +217,14 @@ def check_row(row: LabRowFields, reread: CellReader | None = None) -> RowDecisio
 
 def _check_row(row: LabRowFields) -> RowDecision:
     reasons: list[str] = []
-    test, match_confidence, match_reasons = _matched(row)
+    test, match, match_reasons = _matched(row)
+    match_confidence = match.confidence if test is not None and match is not None else 0.0
+    name_threshold = TERM_THRESHOLD
+    if row.test.confidence < TERM_THRESHOLD and _unmistakable(row, match):
+        name_threshold = 0.0
     confidences = [row.test.confidence]
     fields: tuple[tuple[str, Field[Any] | None, float], ...] = (
-        ("test name", row.test, 0.0 if _unmistakable(row) else TERM_THRESHOLD),
+        ("test name", row.test, name_threshold),
         ("value", row.value, VALUE_THRESHOLD),
         ("unit", row.unit, TERM_THRESHOLD),
         ("reference range", row.range, RANGE_THRESHOLD),
@@ -273,20 +277,22 @@ def lab_result(
     return result, reasons
 
 
-def _matched(row: LabRowFields) -> tuple[LabTest | None, float, list[str]]:
+def _matched(row: LabRowFields) -> tuple[LabTest | None, Candidate | None, list[str]]:
+    """The test the row's name (and unit) matched, the matcher's best candidate, and the
+    reasons the match is not good enough."""
     candidates = match_lab_test(row.test.value, row.unit.value if row.unit else None, limit=2)
     if not candidates:
-        return None, 0.0, ["test name not recognised"]
+        return None, None, ["test name not recognised"]
     best = candidates[0]
     test = lab_test(best.code)
     if test is None:
-        return None, 0.0, ["test name not recognised"]
+        return None, best, ["test name not recognised"]
     if not best.accepted:
-        return test, best.confidence, [f"test name match uncertain ({best.confidence:.2f})"]
-    return test, best.confidence, []
+        return test, best, [f"test name match uncertain ({best.confidence:.2f})"]
+    return test, best, []
 
 
-def _unmistakable(row: LabRowFields) -> bool:
+def _unmistakable(row: LabRowFields, best: Candidate | None) -> bool:
     """A test name whose OCR confidence does not matter: it matched a test as printed or with
     OCR's usual confusions undone (not fuzzily), in a unit read with confidence that the test
     is reported in, and no other test's name is within one edit of it: a misread letter could
@@ -294,8 +300,6 @@ def _unmistakable(row: LabRowFields) -> bool:
     ``AST`` and ``ALT`` are one letter apart and keep the threshold.)"""
     if row.unit is None or row.unit.confidence < TERM_THRESHOLD:
         return False
-    candidates = match_lab_test(row.test.value, row.unit.value, limit=1)
-    best = candidates[0] if candidates else None
     return (
         best is not None
         and best.accepted
