@@ -3,7 +3,7 @@
 Tesseract's confidence for a word is a weak witness: right values score below the threshold on
 degraded pages, and a misread digit can score above 0.75. Before a row goes to review because
 its value, unit or range was read with low confidence, the cell is read again on its own
-(``Ocr.read_cell``: the cell's region enlarged, one line, digits and separators only, or for a
+(``Ocr.read_cell``: the cell's region alone, one line, digits and separators only, or for a
 unit the characters units are printed with). The field is confirmed only when the second
 reading
 

@@ -46,7 +46,7 @@ _SPLIT_NUMBER = re.compile(r"(?<=\d)\s*([.,])\s+(?=\d)|(?<=\d)\s+([.,])\s*(?=\d)
 _POWER = re.compile(
     r"^[x×*]?10(?P<sep>\^|\*|[A°\"'’`“”%>47*^]{0,2})(?P<exp>12|3|6|9)/(?P<per>[A-Za-zµ]{1,3})$"
 )
-_TRAILING_MARKS = ",.;:'"
+_SPECKS_AFTER_UNIT = ",.;:'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +177,7 @@ def parse_range(text: str) -> Parsed[ReferenceRange] | None:
 
 def parse_unit(text: str) -> Parsed[str] | None:
     """The UCUM code of a printed unit: ``mmol/l`` → ``mmol/L``, ``x10^9/L`` → ``10*9/L``."""
-    cleaned = "".join(text.split()).rstrip(_TRAILING_MARKS)  # "mmol/L,": a speck after it
+    cleaned = "".join(text.split()).rstrip(_SPECKS_AFTER_UNIT)  # "mmol/L,": a speck after it
     if not cleaned:
         return None
     certainty = 1.0
